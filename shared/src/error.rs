@@ -1,0 +1,79 @@
+//! Every refusal the service makes, each mapped to exactly one response.
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::{Response, StatusCode};
+use serde::Serialize;
+
+use crate::post_body::PostBodyError;
+use crate::store::StoreError;
+use crate::MAX_BODY_BYTES;
+
+/// The methods `/` answers, as sent in `Allow`.
+pub const ALLOWED_METHODS: &str = "GET, HEAD, POST, OPTIONS";
+
+/// Why a request was not served.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("There is nothing at this path; the seed is served at /.")]
+    NotFound,
+    #[error("The method {0} is not allowed on /; use GET to read the seed or POST to store it.")]
+    MethodNotAllowed(http::Method),
+    #[error("The request body is larger than {MAX_BODY_BYTES} bytes; send only a JSON object such as {{\"num\": 100}}.")]
+    BodyTooLarge,
+    #[error("The request body did not arrive in time; send it again, whole.")]
+    BodyTimedOut,
+    #[error("The request body could not be read ({0}); send it again.")]
+    BodyUnreadable(String),
+    #[error(transparent)]
+    InvalidBody(#[from] PostBodyError),
+    #[error("The seed store is unavailable right now and nothing was changed; retry in a moment.")]
+    StoreUnavailable(#[source] StoreError),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
+            ApiError::BodyUnreadable(_) | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The response: a JSON `{"error": ...}` body with the fitting status and
+    /// the headers that status calls for.
+    pub fn into_response(self) -> Response<Bytes> {
+        let message = self.to_string();
+        let body = serde_json::to_vec(&ErrorBody { error: &message })
+            .map(Bytes::from)
+            .unwrap_or_else(|_| Bytes::from_static(br#"{"error": "Internal error."}"#));
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        match self {
+            ApiError::MethodNotAllowed(_) => {
+                headers.insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+            }
+            ApiError::StoreUnavailable(_) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::BodyTooLarge | ApiError::BodyTimedOut => {
+                // The rest of the body is not read, so the connection cannot
+                // be reused; say so instead of letting the client find out.
+                headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,169 @@
+//! The one request handler every target serves: SPEC.md, row by row.
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, Method, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+use crate::error::{ApiError, ALLOWED_METHODS};
+use crate::post_body::parse_post_body;
+use crate::seed::Seed;
+use crate::store::Store;
+use crate::{BodyReadTimedOut, MAX_BODY_BYTES};
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Serves the seed from a store. Cheap to clone; one per process.
+#[derive(Clone)]
+pub struct SeedHandler {
+    store: Arc<dyn Store>,
+}
+
+impl SeedHandler {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Answers one request. `path` is the request path without the query and
+    /// without any prefix the transport adds (an API Gateway stage, say).
+    /// The body is read only for a POST to `/`, and never past
+    /// [`MAX_BODY_BYTES`].
+    pub async fn handle<B>(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: B,
+    ) -> Response<Bytes>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        let started = Instant::now();
+        let response = match self.route(method, path, headers, body).await {
+            Ok(response) => response,
+            Err(error) => {
+                if let ApiError::StoreUnavailable(cause) = &error {
+                    if cause.needs_operator() {
+                        tracing::error!(store = self.store.kind(), error = %cause, "store call failed");
+                    } else {
+                        tracing::warn!(store = self.store.kind(), error = %cause, "store call failed");
+                    }
+                }
+                error.into_response()
+            }
+        };
+        tracing::debug!(
+            %method,
+            path,
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "request"
+        );
+        response
+    }
+
+    async fn route<B>(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: B,
+    ) -> Result<Response<Bytes>, ApiError>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        if path != "/" {
+            return Err(ApiError::NotFound);
+        }
+        match *method {
+            Method::GET => Ok(seed_response(&self.get().await?)),
+            Method::HEAD => {
+                let mut response = seed_response(&self.get().await?);
+                let body = std::mem::take(response.body_mut());
+                response
+                    .headers_mut()
+                    .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+                Ok(response)
+            }
+            Method::POST => {
+                let body = read_body(headers, body).await?;
+                let seed = parse_post_body(&body)?;
+                self.store
+                    .put(&seed)
+                    .await
+                    .map_err(ApiError::StoreUnavailable)?;
+                Ok(seed_response(&seed))
+            }
+            Method::OPTIONS => {
+                let mut response = Response::new(Bytes::new());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+                Ok(response)
+            }
+            _ => Err(ApiError::MethodNotAllowed(method.clone())),
+        }
+    }
+
+    async fn get(&self) -> Result<Seed, ApiError> {
+        self.store.get().await.map_err(ApiError::StoreUnavailable)
+    }
+}
+
+fn seed_response(seed: &Seed) -> Response<Bytes> {
+    let mut response = Response::new(seed.to_bytes());
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Reads a body of at most [`MAX_BODY_BYTES`]. A declared length over the
+/// limit is refused before a byte is read; an undeclared one (chunked) is
+/// refused as soon as the limit is passed.
+async fn read_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, ApiError>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::BodyTooLarge);
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) => Err(classify_body_error(&*error)),
+    }
+}
+
+fn classify_body_error(error: &(dyn StdError + 'static)) -> ApiError {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if current.is::<LengthLimitError>() {
+            return ApiError::BodyTooLarge;
+        }
+        if current.is::<BodyReadTimedOut>() {
+            return ApiError::BodyTimedOut;
+        }
+        cause = current.source();
+    }
+    ApiError::BodyUnreadable(error.to_string())
+}

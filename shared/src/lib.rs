@@ -1,0 +1,30 @@
+//! The seed service: one integer, read with `GET /` and stored with
+//! `POST /` `{"num": N}`. Everything the service does lives here; the targets
+//! (`ec2-server`, `lambda`) only adapt transport and configuration.
+//!
+//! - [`seed`]: the value and its canonical form.
+//! - [`post_body`]: what a POST body must be.
+//! - [`handler`]: the request handler, SPEC.md row by row.
+//! - [`error`]: every refusal and its response.
+//! - [`store`]: where the seed lives.
+
+pub mod error;
+pub mod handler;
+pub mod post_body;
+pub mod seed;
+pub mod store;
+
+pub use error::ApiError;
+pub use handler::SeedHandler;
+pub use seed::Seed;
+pub use store::{MemoryStore, Store, StoreError};
+
+/// The largest POST body read, in bytes (SPEC: 64 KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The error a transport puts in a request body's error chain when the client
+/// did not send the body within the transport's time limit. The handler
+/// answers it with `408` instead of `400`.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the request body was not received in time")]
+pub struct BodyReadTimedOut;

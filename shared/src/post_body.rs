@@ -1,0 +1,268 @@
+//! Parsing of a `POST /` body, `{"num": N}`, exactly as SPEC.md says.
+//!
+//! `num` is read as a raw JSON value and validated as text, so integers of
+//! any size survive exactly without serde_json's `arbitrary_precision` feature
+//! (which would change number parsing for every crate in the workspace).
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::seed::{Seed, SeedError};
+
+/// Why a POST body was refused. Every variant is a client mistake (`400`), and
+/// its message tells the client what to send instead.
+#[derive(Debug, thiserror::Error)]
+pub enum PostBodyError {
+    #[error("The request body is empty; send a JSON object such as {{\"num\": 100}}.")]
+    Empty,
+    #[error("The request body is not UTF-8 text; send a JSON object such as {{\"num\": 100}}.")]
+    NotUtf8,
+    #[error("The request body is not valid JSON ({0}); send an object such as {{\"num\": 100}}.")]
+    InvalidJson(#[source] serde_json::Error),
+    #[error("The request body is JSON {0}, not an object; send an object such as {{\"num\": 100}}.")]
+    NotAnObject(JsonKind),
+    #[error("The JSON object has no \"num\" member; send an object such as {{\"num\": 100}}.")]
+    MissingNum,
+    #[error("The JSON object has more than one \"num\" member; send exactly one.")]
+    DuplicateNum,
+    #[error("\"num\" is {0}; it must be a JSON integer such as 100.")]
+    NumNotANumber(JsonKind),
+    #[error("\"num\" must be an integer written without a fraction or exponent (100, not 100.0 or 1e2).")]
+    NumNotAnInteger,
+    #[error("\"num\" is too large: {0}.")]
+    NumTooLarge(SeedError),
+}
+
+/// The kind of a JSON value, named for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKind {
+    String,
+    Boolean,
+    Null,
+    Array,
+    Object,
+    Number,
+}
+
+impl fmt::Display for JsonKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JsonKind::String => "a string",
+            JsonKind::Boolean => "a boolean",
+            JsonKind::Null => "null",
+            JsonKind::Array => "an array",
+            JsonKind::Object => "an object",
+            JsonKind::Number => "a number",
+        })
+    }
+}
+
+/// Parses a POST body into the seed it asks to store.
+pub fn parse_post_body(body: &[u8]) -> Result<Seed, PostBodyError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(PostBodyError::Empty);
+    }
+    let text = std::str::from_utf8(body).map_err(|_| PostBodyError::NotUtf8)?;
+    let top: TopLevel<'_> = serde_json::from_str(text).map_err(PostBodyError::InvalidJson)?;
+    let num = match top {
+        TopLevel::NotAnObject(kind) => return Err(PostBodyError::NotAnObject(kind)),
+        TopLevel::Object { num: None, .. } => return Err(PostBodyError::MissingNum),
+        TopLevel::Object {
+            duplicate_num: true,
+            ..
+        } => return Err(PostBodyError::DuplicateNum),
+        TopLevel::Object { num: Some(num), .. } => num,
+    };
+    seed_from_json_number(num.get())
+}
+
+/// Validates the raw text of the `num` member. serde_json has already checked
+/// that it is one well-formed JSON value, so its first byte tells its kind.
+fn seed_from_json_number(raw: &str) -> Result<Seed, PostBodyError> {
+    let kind = match raw.as_bytes().first() {
+        Some(b'"') => JsonKind::String,
+        Some(b't' | b'f') => JsonKind::Boolean,
+        Some(b'n') => JsonKind::Null,
+        Some(b'[') => JsonKind::Array,
+        Some(b'{') => JsonKind::Object,
+        _ => JsonKind::Number,
+    };
+    if kind != JsonKind::Number {
+        return Err(PostBodyError::NumNotANumber(kind));
+    }
+    Seed::from_integer_literal(raw).map_err(|err| match err {
+        SeedError::NotAnIntegerLiteral => PostBodyError::NumNotAnInteger,
+        too_large @ SeedError::TooManyDigits { .. } => PostBodyError::NumTooLarge(too_large),
+    })
+}
+
+/// The top level of a body: an object (with what we learnt about `num`) or
+/// the kind of whatever else it was.
+enum TopLevel<'a> {
+    Object {
+        num: Option<&'a RawValue>,
+        duplicate_num: bool,
+    },
+    NotAnObject(JsonKind),
+}
+
+impl<'de> Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut num = None;
+        let mut duplicate_num = false;
+        while let Some(MemberName { is_num }) = map.next_key()? {
+            if is_num {
+                let value: &'de RawValue = map.next_value()?;
+                duplicate_num |= num.replace(value).is_some();
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(TopLevel::Object { num, duplicate_num })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TopLevel::NotAnObject(JsonKind::Array))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(TopLevel::NotAnObject(JsonKind::String))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(TopLevel::NotAnObject(JsonKind::Boolean))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(TopLevel::NotAnObject(JsonKind::Null))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(TopLevel::NotAnObject(JsonKind::Number))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(TopLevel::NotAnObject(JsonKind::Number))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(TopLevel::NotAnObject(JsonKind::Number))
+    }
+}
+
+/// A member name, compared after JSON unescaping (so `"n\u0075m"` is `num`).
+struct MemberName {
+    is_num: bool,
+}
+
+impl<'de> Deserialize<'de> for MemberName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl Visitor<'_> for NameVisitor {
+            type Value = MemberName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<MemberName, E> {
+                Ok(MemberName {
+                    is_num: name == "num",
+                })
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(body: &str) -> String {
+        parse_post_body(body.as_bytes())
+            .unwrap_or_else(|e| panic!("{body:?} refused: {e}"))
+            .to_string()
+    }
+
+    fn err(body: &[u8]) -> PostBodyError {
+        match parse_post_body(body) {
+            Ok(seed) => panic!("{:?} accepted as {seed}", String::from_utf8_lossy(body)),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn accepts_the_documented_shapes() {
+        assert_eq!(ok(r#"{"num": 100}"#), "100");
+        assert_eq!(ok(r#"{"num":-7}"#), "-7");
+        assert_eq!(ok(r#"{"num": -0}"#), "0");
+        assert_eq!(ok(" \n{ \"num\" : 5 } \n"), "5");
+        assert_eq!(ok(r#"{"other": [1, {"num": 2}], "num": 3, "x": null}"#), "3");
+        assert_eq!(ok(r#"{"n\u0075m": 4}"#), "4");
+        assert_eq!(ok(r#"{"num": 123456789012345678901234567890}"#), "123456789012345678901234567890");
+    }
+
+    #[test]
+    fn refuses_everything_else_with_the_fitting_reason() {
+        use PostBodyError as E;
+        assert!(matches!(err(b""), E::Empty));
+        assert!(matches!(err(b"  \r\n"), E::Empty));
+        assert!(matches!(err(b"{\"num\": \xff}"), E::NotUtf8));
+        assert!(matches!(err(b"num=100"), E::InvalidJson(_)));
+        assert!(matches!(err(b"{\"num\": 100"), E::InvalidJson(_)));
+        assert!(matches!(err(b"{\"num\": 100} x"), E::InvalidJson(_)));
+        assert!(matches!(err(b"{\"num\": 0100}"), E::InvalidJson(_)));
+        assert!(matches!(err(b"{\"num\": +1}"), E::InvalidJson(_)));
+        assert!(matches!(err(b"[100]"), E::NotAnObject(JsonKind::Array)));
+        assert!(matches!(err(b"100"), E::NotAnObject(JsonKind::Number)));
+        assert!(matches!(err(b"\"100\""), E::NotAnObject(JsonKind::String)));
+        assert!(matches!(err(b"null"), E::NotAnObject(JsonKind::Null)));
+        assert!(matches!(err(b"{}"), E::MissingNum));
+        assert!(matches!(err(b"{\"Num\": 1}"), E::MissingNum));
+        assert!(matches!(err(b"{\"num\": 1, \"num\": 1}"), E::DuplicateNum));
+        assert!(matches!(err(b"{\"num\": 1, \"n\\u0075m\": 2}"), E::DuplicateNum));
+        assert!(matches!(err(b"{\"num\": \"100\"}"), E::NumNotANumber(JsonKind::String)));
+        assert!(matches!(err(b"{\"num\": true}"), E::NumNotANumber(JsonKind::Boolean)));
+        assert!(matches!(err(b"{\"num\": null}"), E::NumNotANumber(JsonKind::Null)));
+        assert!(matches!(err(b"{\"num\": [1]}"), E::NumNotANumber(JsonKind::Array)));
+        assert!(matches!(err(b"{\"num\": {}}"), E::NumNotANumber(JsonKind::Object)));
+        assert!(matches!(err(b"{\"num\": 100.0}"), E::NumNotAnInteger));
+        assert!(matches!(err(b"{\"num\": 1e2}"), E::NumNotAnInteger));
+        assert!(matches!(err(b"{\"num\": -1E+2}"), E::NumNotAnInteger));
+        // Deep nesting is refused without exhausting the stack, wherever it is.
+        let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+        assert!(matches!(err(deep.as_bytes()), E::NotAnObject(JsonKind::Array)));
+        let in_num = format!("{{\"num\": {deep}}}");
+        assert!(matches!(err(in_num.as_bytes()), E::NumNotANumber(JsonKind::Array)));
+        let in_other = format!("{{\"x\": {deep}, \"num\": 1}}");
+        assert_eq!(parse_post_body(in_other.as_bytes()).unwrap().as_str(), "1");
+    }
+
+    #[test]
+    fn digit_limit_applies_to_num() {
+        let max = "9".repeat(crate::seed::MAX_DIGITS);
+        assert_eq!(ok(&format!("{{\"num\": -{max}}}")), format!("-{max}"));
+        let over = format!("{{\"num\": {max}9}}");
+        assert!(matches!(
+            err(over.as_bytes()),
+            PostBodyError::NumTooLarge(SeedError::TooManyDigits { digits: 4301 })
+        ));
+    }
+}

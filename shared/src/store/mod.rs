@@ -1,0 +1,66 @@
+//! Where the seed lives. The handler sees only [`Store`]; each implementation
+//! is one module, chosen by the targets' configuration.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::seed::Seed;
+
+pub mod memory;
+
+pub use memory::MemoryStore;
+
+/// A place that holds one seed.
+///
+/// `put` returns only once the value is durable in this store, because a `200`
+/// to a POST promises exactly that. Implementations are shared by every request
+/// of a process, so they must be cheap to call concurrently.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The current seed; [`Seed::zero`] when nothing was ever stored.
+    async fn get(&self) -> Result<Seed, StoreError>;
+
+    /// Replaces the seed. Concurrent writers: the last one wins.
+    async fn put(&self, seed: &Seed) -> Result<(), StoreError>;
+
+    /// A short name for logs and start-up messages (`memory`, `dynamodb`).
+    fn kind(&self) -> &'static str;
+
+    /// Whether every process configured alike sees the same seed. The targets
+    /// warn loudly when it is not, because a load balancer would then serve
+    /// a different seed from each instance.
+    fn is_shared(&self) -> bool;
+}
+
+/// Why the store could not answer. Every variant means the request may be
+/// retried and nothing unacknowledged was changed; clients get `503`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store did not answer within {0:?}")]
+    TimedOut(Duration),
+    #[error("the store refused the request because of its request rate: {0}")]
+    Throttled(String),
+    #[error("the store could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the store denied access: {0}")]
+    AccessDenied(String),
+    #[error("the store's table does not exist: {0}")]
+    TableMissing(String),
+    #[error("the store holds a value that is not a seed: {0}")]
+    Corrupt(String),
+    #[error("the store failed: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// Whether an operator must act (permissions, a missing table, bad data),
+    /// as opposed to a passing fault that clears by itself. Decides the log
+    /// level: error for the former, warn for the latter.
+    pub fn needs_operator(&self) -> bool {
+        matches!(
+            self,
+            StoreError::AccessDenied(_) | StoreError::TableMissing(_) | StoreError::Corrupt(_)
+        )
+    }
+}
