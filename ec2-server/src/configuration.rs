@@ -1,0 +1,117 @@
+//! Every setting of the server, from flags with `SEED_*` environment
+//! fallbacks. `ec2-server --help` lists them; the README documents them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ec2-server",
+    version,
+    about = "Serves the seed over HTTP: GET / answers it, POST / {\"num\": N} stores it."
+)]
+pub struct Settings {
+    /// Address to listen on. Use 0.0.0.0 behind a load balancer.
+    #[arg(long, env = "SEED_ADDRESS", default_value = "127.0.0.1")]
+    pub address: IpAddr,
+
+    /// TCP port to listen on; 0 picks a free one (it is logged).
+    #[arg(long, env = "SEED_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Where the seed lives. `memory` keeps it in this process only.
+    #[arg(long, env = "SEED_STORE", value_enum, default_value_t = StoreKind::Memory)]
+    pub store: StoreKind,
+
+    /// Log filter: a level (`info`, `debug`) or tracing directives
+    /// (`ec2_server=debug,shared=debug`). `debug` logs one line per request.
+    #[arg(long, env = "SEED_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Log line format.
+    #[arg(long, env = "SEED_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// How long a client may take to send a request's headers, from its first
+    /// byte. Slower clients are disconnected.
+    #[arg(long, env = "SEED_HEADER_READ_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub header_read_timeout: Duration,
+
+    /// How long a client may take to send a request body, from the end of its
+    /// headers. Slower clients get 408 and are disconnected.
+    #[arg(long, env = "SEED_BODY_READ_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub body_read_timeout: Duration,
+
+    /// How long an idle keep-alive connection is kept open. Keep it longer
+    /// than the load balancer's idle timeout (60 s on an ALB).
+    #[arg(long, env = "SEED_IDLE_TIMEOUT", value_parser = parse_duration, default_value = "75s")]
+    pub idle_timeout: Duration,
+
+    /// On SIGTERM or SIGINT, how long in-flight requests may take to finish
+    /// before the server exits anyway.
+    #[arg(long, env = "SEED_SHUTDOWN_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
+    pub shutdown_timeout: Duration,
+
+    /// Most client connections open at once; further clients wait in the
+    /// listen backlog until one closes.
+    #[arg(long, env = "SEED_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// In this process only: lost on exit, not shared between instances.
+    Memory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl Settings {
+    pub fn listen_address(&self) -> SocketAddr {
+        SocketAddr::new(self.address, self.port)
+    }
+
+    /// The settings a test wants: loopback, a free port, the in-memory store
+    /// and the defaults for everything else.
+    pub fn for_tests() -> Self {
+        Settings::parse_from(["ec2-server", "--port", "0"])
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|error| format!("{error}; write a duration such as 500ms, 10s or 2m"))?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".to_string());
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Settings::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_are_human_and_positive() {
+        let settings =
+            Settings::try_parse_from(["ec2-server", "--idle-timeout", "2m", "--body-read-timeout", "500ms"]).unwrap();
+        assert_eq!(settings.idle_timeout, Duration::from_secs(120));
+        assert_eq!(settings.body_read_timeout, Duration::from_millis(500));
+        assert!(Settings::try_parse_from(["ec2-server", "--idle-timeout", "0s"]).is_err());
+        assert!(Settings::try_parse_from(["ec2-server", "--idle-timeout", "soon"]).is_err());
+    }
+}

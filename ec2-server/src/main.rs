@@ -1,0 +1,25 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use ec2_server::configuration::Settings;
+use ec2_server::startup::{shutdown_signal, Application};
+use ec2_server::telemetry;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = Settings::parse();
+    if let Err(error) = telemetry::init(&settings.log_level, settings.log_format) {
+        eprintln!("ec2-server: {error}");
+        return ExitCode::from(2);
+    }
+    let application = match Application::build(&settings).await {
+        Ok(application) => application,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    ec2_server::startup::log_configuration(&settings, &application);
+    application.run_until_stopped(shutdown_signal()).await;
+    ExitCode::SUCCESS
+}

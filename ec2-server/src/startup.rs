@@ -1,0 +1,220 @@
+//! Building and running the server: bind, accept, drain on shutdown.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Request;
+use shared::{MemoryStore, SeedHandler, Store};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tower_service::Service;
+
+use crate::configuration::{Settings, StoreKind};
+use crate::connection::{self, ConnectionLimits, DeadlineBody};
+use crate::routes::seed_routes;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: io::Error,
+    },
+}
+
+/// A bound, ready-to-run server. Tests build it with port 0 and read
+/// [`Application::port`] to find it.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    handler: SeedHandler,
+    limits: ConnectionLimits,
+    shutdown_timeout: Duration,
+    max_connections: usize,
+}
+
+impl Application {
+    /// Builds the store the settings name, then binds.
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let store: Arc<dyn Store> = match settings.store {
+            StoreKind::Memory => Arc::new(MemoryStore::new()),
+        };
+        Self::build_with_store(settings, store).await
+    }
+
+    /// Binds with a store made by the caller (tests share one between servers).
+    pub async fn build_with_store(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartupError> {
+        let requested = settings.listen_address();
+        let listener = TcpListener::bind(requested)
+            .await
+            .map_err(|source| StartupError::Bind {
+                address: requested,
+                source,
+            })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                address: requested,
+                source,
+            })?;
+        Ok(Application {
+            listener,
+            address,
+            handler: SeedHandler::new(store),
+            limits: ConnectionLimits {
+                header_read_timeout: settings.header_read_timeout,
+                body_read_timeout: settings.body_read_timeout,
+                idle_timeout: settings.idle_timeout,
+            },
+            shutdown_timeout: settings.shutdown_timeout,
+            max_connections: settings.max_connections as usize,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets open
+    /// connections finish their requests for up to the shutdown timeout, and
+    /// returns.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) {
+        let Application {
+            listener,
+            address,
+            handler,
+            limits,
+            shutdown_timeout,
+            max_connections,
+        } = self;
+        let service = warp::service(seed_routes(handler));
+        let (drain_tx, drain_rx) = watch::channel(false);
+        // Each connection task holds a sender; recv() returns None when the
+        // last one has finished.
+        let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+        let slots = Arc::new(Semaphore::new(max_connections));
+        let mut shutdown = std::pin::pin!(shutdown);
+
+        tracing::info!(%address, "listening");
+        loop {
+            let slot = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+            };
+            let accepted = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors or similar: back off instead of
+                    // spinning, and keep serving the connections we have.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+            }
+            let service = service.clone();
+            let request_service = move |request: Request<DeadlineBody>| {
+                let mut service = service.clone();
+                async move {
+                    match service.call(request).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    }
+                }
+            };
+            let drain = drain_rx.clone();
+            let open = open_tx.clone();
+            tokio::spawn(async move {
+                connection::serve(stream, request_service, limits, drain).await;
+                drop(slot);
+                drop(open);
+            });
+        }
+
+        drop(listener);
+        drop(open_tx);
+        tracing::info!(timeout = ?shutdown_timeout, "shutting down: draining open connections");
+        let _ = drain_tx.send(true);
+        match tokio::time::timeout(shutdown_timeout, open_rx.recv()).await {
+            Ok(_) => tracing::info!("all connections closed"),
+            Err(_) => tracing::warn!("shutdown timeout reached; closing the remaining connections"),
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+        tracing::info!("Ctrl-C received");
+    }
+}
+
+/// Logs the effective configuration once at start-up, and what the store
+/// choice means for users of the service.
+pub fn log_configuration(settings: &Settings, application: &Application) {
+    tracing::info!(
+        address = %application.address(),
+        store = application.handler.store().kind(),
+        log_level = %settings.log_level,
+        log_format = ?settings.log_format,
+        header_read_timeout = ?settings.header_read_timeout,
+        body_read_timeout = ?settings.body_read_timeout,
+        idle_timeout = ?settings.idle_timeout,
+        shutdown_timeout = ?settings.shutdown_timeout,
+        max_connections = settings.max_connections,
+        version = env!("CARGO_PKG_VERSION"),
+        "configuration"
+    );
+    if !application.handler.store().is_shared() {
+        if application.address().ip().is_loopback() {
+            tracing::info!(
+                "the seed is kept in this process only: it is lost on exit and not shared with other instances"
+            );
+        } else {
+            tracing::warn!(
+                "the seed is kept in this process only: it is lost on exit, and behind a load balancer \
+                 each instance answers its own seed; use a shared store (--store dynamodb) for more than one instance"
+            );
+        }
+    }
+}
