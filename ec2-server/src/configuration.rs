@@ -107,8 +107,14 @@ mod tests {
 
     #[test]
     fn durations_are_human_and_positive() {
-        let settings =
-            Settings::try_parse_from(["ec2-server", "--idle-timeout", "2m", "--body-read-timeout", "500ms"]).unwrap();
+        let settings = Settings::try_parse_from([
+            "ec2-server",
+            "--idle-timeout",
+            "2m",
+            "--body-read-timeout",
+            "500ms",
+        ])
+        .unwrap();
         assert_eq!(settings.idle_timeout, Duration::from_secs(120));
         assert_eq!(settings.body_read_timeout, Duration::from_millis(500));
         assert!(Settings::try_parse_from(["ec2-server", "--idle-timeout", "0s"]).is_err());

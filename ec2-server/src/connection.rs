@@ -75,7 +75,8 @@ impl Activity {
 
     fn bytes_arrived(&self) {
         if self.phase.load(Ordering::Relaxed) == IDLE {
-            self.since_millis.store(self.now_millis(), Ordering::Relaxed);
+            self.since_millis
+                .store(self.now_millis(), Ordering::Relaxed);
             self.phase.store(READING_HEADERS, Ordering::Relaxed);
             self.shortened.notify_one();
         }
@@ -86,7 +87,8 @@ impl Activity {
     }
 
     fn response_finished(&self) {
-        self.since_millis.store(self.now_millis(), Ordering::Relaxed);
+        self.since_millis
+            .store(self.now_millis(), Ordering::Relaxed);
         self.phase.store(IDLE, Ordering::Relaxed);
     }
 
@@ -266,7 +268,9 @@ impl Body for DeadlineBody {
             Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
             Poll::Pending => {
                 let deadline = this.deadline;
-                let timer = this.timer.get_or_insert_with(|| Box::pin(sleep_until(deadline)));
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
                 match timer.as_mut().poll(cx) {
                     Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyReadTimedOut)))),
                     Poll::Pending => Poll::Pending,

@@ -2,11 +2,11 @@
 //! load balancer. Behaviour lives in the `shared` crate; this crate adapts it
 //! to TCP and HTTP/1.1.
 //!
-//! - [`configuration`]: flags and `SEED_*` environment variables.
-//! - [`startup`]: binding, accepting and graceful shutdown.
-//! - [`connection`]: one connection and its slow-client and idle limits.
-//! - [`routes`]: the warp filter that hands requests to the shared handler.
-//! - [`telemetry`]: logging.
+//! - [`configuration`] — flags and `SEED_*` environment variables.
+//! - [`startup`] — binding, accepting and graceful shutdown.
+//! - [`connection`] — one connection and its slow-client and idle limits.
+//! - [`routes`] — the warp filter that hands requests to the shared handler.
+//! - [`telemetry`] — logging.
 
 pub mod configuration;
 pub mod connection;

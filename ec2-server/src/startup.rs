@@ -57,12 +57,10 @@ impl Application {
                 address: requested,
                 source,
             })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                address: requested,
-                source,
-            })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+            address: requested,
+            source,
+        })?;
         Ok(Application {
             listener,
             address,
@@ -168,15 +166,16 @@ pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = interrupt => tracing::info!("SIGINT received"),
             _ = terminate.recv() => tracing::info!("SIGTERM received"),

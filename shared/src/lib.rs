@@ -2,11 +2,11 @@
 //! `POST /` `{"num": N}`. Everything the service does lives here; the targets
 //! (`ec2-server`, `lambda`) only adapt transport and configuration.
 //!
-//! - [`seed`]: the value and its canonical form.
-//! - [`post_body`]: what a POST body must be.
-//! - [`handler`]: the request handler, SPEC.md row by row.
-//! - [`error`]: every refusal and its response.
-//! - [`store`]: where the seed lives.
+//! - [`seed`] — the value and its canonical form.
+//! - [`post_body`] — what a POST body must be.
+//! - [`handler`] — the request handler, SPEC.md row by row.
+//! - [`error`] — every refusal and its response.
+//! - [`store`] — where the seed lives.
 
 pub mod error;
 pub mod handler;

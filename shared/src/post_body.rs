@@ -22,7 +22,9 @@ pub enum PostBodyError {
     NotUtf8,
     #[error("The request body is not valid JSON ({0}); send an object such as {{\"num\": 100}}.")]
     InvalidJson(#[source] serde_json::Error),
-    #[error("The request body is JSON {0}, not an object; send an object such as {{\"num\": 100}}.")]
+    #[error(
+        "The request body is JSON {0}, not an object; send an object such as {{\"num\": 100}}."
+    )]
     NotAnObject(JsonKind),
     #[error("The JSON object has no \"num\" member; send an object such as {{\"num\": 100}}.")]
     MissingNum,
@@ -214,9 +216,15 @@ mod tests {
         assert_eq!(ok(r#"{"num":-7}"#), "-7");
         assert_eq!(ok(r#"{"num": -0}"#), "0");
         assert_eq!(ok(" \n{ \"num\" : 5 } \n"), "5");
-        assert_eq!(ok(r#"{"other": [1, {"num": 2}], "num": 3, "x": null}"#), "3");
+        assert_eq!(
+            ok(r#"{"other": [1, {"num": 2}], "num": 3, "x": null}"#),
+            "3"
+        );
         assert_eq!(ok(r#"{"n\u0075m": 4}"#), "4");
-        assert_eq!(ok(r#"{"num": 123456789012345678901234567890}"#), "123456789012345678901234567890");
+        assert_eq!(
+            ok(r#"{"num": 123456789012345678901234567890}"#),
+            "123456789012345678901234567890"
+        );
     }
 
     #[test]
@@ -237,20 +245,44 @@ mod tests {
         assert!(matches!(err(b"{}"), E::MissingNum));
         assert!(matches!(err(b"{\"Num\": 1}"), E::MissingNum));
         assert!(matches!(err(b"{\"num\": 1, \"num\": 1}"), E::DuplicateNum));
-        assert!(matches!(err(b"{\"num\": 1, \"n\\u0075m\": 2}"), E::DuplicateNum));
-        assert!(matches!(err(b"{\"num\": \"100\"}"), E::NumNotANumber(JsonKind::String)));
-        assert!(matches!(err(b"{\"num\": true}"), E::NumNotANumber(JsonKind::Boolean)));
-        assert!(matches!(err(b"{\"num\": null}"), E::NumNotANumber(JsonKind::Null)));
-        assert!(matches!(err(b"{\"num\": [1]}"), E::NumNotANumber(JsonKind::Array)));
-        assert!(matches!(err(b"{\"num\": {}}"), E::NumNotANumber(JsonKind::Object)));
+        assert!(matches!(
+            err(b"{\"num\": 1, \"n\\u0075m\": 2}"),
+            E::DuplicateNum
+        ));
+        assert!(matches!(
+            err(b"{\"num\": \"100\"}"),
+            E::NumNotANumber(JsonKind::String)
+        ));
+        assert!(matches!(
+            err(b"{\"num\": true}"),
+            E::NumNotANumber(JsonKind::Boolean)
+        ));
+        assert!(matches!(
+            err(b"{\"num\": null}"),
+            E::NumNotANumber(JsonKind::Null)
+        ));
+        assert!(matches!(
+            err(b"{\"num\": [1]}"),
+            E::NumNotANumber(JsonKind::Array)
+        ));
+        assert!(matches!(
+            err(b"{\"num\": {}}"),
+            E::NumNotANumber(JsonKind::Object)
+        ));
         assert!(matches!(err(b"{\"num\": 100.0}"), E::NumNotAnInteger));
         assert!(matches!(err(b"{\"num\": 1e2}"), E::NumNotAnInteger));
         assert!(matches!(err(b"{\"num\": -1E+2}"), E::NumNotAnInteger));
         // Deep nesting is refused without exhausting the stack, wherever it is.
         let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
-        assert!(matches!(err(deep.as_bytes()), E::NotAnObject(JsonKind::Array)));
+        assert!(matches!(
+            err(deep.as_bytes()),
+            E::NotAnObject(JsonKind::Array)
+        ));
         let in_num = format!("{{\"num\": {deep}}}");
-        assert!(matches!(err(in_num.as_bytes()), E::NumNotANumber(JsonKind::Array)));
+        assert!(matches!(
+            err(in_num.as_bytes()),
+            E::NumNotANumber(JsonKind::Array)
+        ));
         let in_other = format!("{{\"x\": {deep}, \"num\": 1}}");
         assert_eq!(parse_post_body(in_other.as_bytes()).unwrap().as_str(), "1");
     }

@@ -22,7 +22,9 @@ pub struct Seed(Arc<str>);
 /// Why a text is not a seed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SeedError {
-    #[error("it is not an integer literal (digits with an optional leading '-', no leading zeros)")]
+    #[error(
+        "it is not an integer literal (digits with an optional leading '-', no leading zeros)"
+    )]
     NotAnIntegerLiteral,
     #[error("it has {digits} digits; at most {MAX_DIGITS} are accepted")]
     TooManyDigits { digits: usize },

@@ -30,7 +30,8 @@ fn non_integer_json() -> impl Strategy<Value = String> {
         (any::<i32>(), -5i32..5).prop_map(|(n, e)| format!("{n}e{e}")),
         (any::<i32>(), 0u8..5).prop_map(|(n, e)| format!("{n}E+{e}")),
         any::<f64>()
-            .prop_filter("finite, not integral", |f| f.is_finite() && f.fract() != 0.0)
+            .prop_filter("finite, not integral", |f| f.is_finite()
+                && f.fract() != 0.0)
             .prop_map(|f| serde_json::to_string(&f).unwrap()),
     ];
     let leaf = prop_oneof![

@@ -25,12 +25,18 @@ impl Store for MemoryStore {
     async fn get(&self) -> Result<Seed, StoreError> {
         // A poisoned lock still holds a whole seed: writers only ever swap in
         // a complete value, so recover it rather than fail every request.
-        let seed = self.seed.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let seed = self
+            .seed
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(seed.clone())
     }
 
     async fn put(&self, seed: &Seed) -> Result<(), StoreError> {
-        let mut current = self.seed.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut current = self
+            .seed
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         *current = seed.clone();
         Ok(())
     }

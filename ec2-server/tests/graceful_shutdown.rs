@@ -1,0 +1,97 @@
+//! SIGTERM and SIGINT: stop accepting, finish in-flight requests, exit 0.
+
+mod support;
+
+use std::time::Duration;
+
+use contract_tests::raw;
+use support::process;
+
+async fn in_flight_request_finishes_after(signal: &str) {
+    let mut server = process::start(&[], &[]).await;
+    // A POST whose body is still arriving when the signal comes.
+    let mut client = raw::connect(server.address).await;
+    let body = b"{\"num\": 4242}";
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    assert!(raw::write_lossy(&mut client, head.as_bytes()).await);
+    assert!(raw::write_lossy(&mut client, &body[..5]).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    server.signal(signal);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No longer accepting: a new connection is refused.
+    assert!(
+        tokio::net::TcpStream::connect(server.address)
+            .await
+            .is_err(),
+        "still accepting after {signal}"
+    );
+
+    assert!(raw::write_lossy(&mut client, &body[5..]).await);
+    let response = raw::read_response(&mut client, Duration::from_secs(5)).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.body, b"4242");
+
+    let status = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
+        .await
+        .expect("the server exits after draining")
+        .expect("waiting for the server");
+    assert!(status.success(), "exit status after {signal}: {status:?}");
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish_and_exits_0() {
+    in_flight_request_finishes_after("TERM").await;
+}
+
+#[tokio::test]
+async fn sigint_lets_an_in_flight_request_finish_and_exits_0() {
+    in_flight_request_finishes_after("INT").await;
+}
+
+#[tokio::test]
+async fn idle_connections_do_not_hold_up_shutdown() {
+    let mut server = process::start(&["--shutdown-timeout", "30s"], &[]).await;
+    let mut idle = raw::connect(server.address).await;
+    assert!(raw::write_lossy(&mut idle, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await);
+    assert_eq!(
+        raw::read_response(&mut idle, Duration::from_secs(5))
+            .await
+            .status,
+        200
+    );
+    server.signal("TERM");
+    let status = tokio::time::timeout(Duration::from_secs(5), server.child.wait())
+        .await
+        .expect("an idle keep-alive connection must not delay exit")
+        .expect("waiting for the server");
+    assert!(status.success(), "{status:?}");
+    assert!(raw::closes_within(&mut idle, Duration::from_secs(1)).await);
+}
+
+#[tokio::test]
+async fn a_request_that_never_finishes_is_abandoned_after_the_shutdown_timeout() {
+    let mut server = process::start(
+        &["--shutdown-timeout", "1s", "--body-read-timeout", "60s"],
+        &[],
+    )
+    .await;
+    let mut stuck = raw::connect(server.address).await;
+    assert!(
+        raw::write_lossy(
+            &mut stuck,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"
+        )
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.signal("TERM");
+    let status = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .expect("the shutdown timeout bounds the drain")
+        .expect("waiting for the server");
+    assert!(status.success(), "{status:?}");
+}
