@@ -13,6 +13,12 @@
 //! - reading the body: `body_read_timeout`, enforced by [`DeadlineBody`],
 //!   which the handler answers with 408;
 //! - handling: no limit here; the store bounds its own calls.
+//!
+//! Closing is "lingering", as nginx does it: when a response was sent before
+//! the request body was read (a 413, a 408), the client may still be
+//! writing; closing at once would make the kernel reset the connection and
+//! the client lose the response. So the socket sends FIN, then reads and
+//! discards for up to [`LINGER_TIME`] until the client closes its side.
 
 use std::future::Future;
 use std::io;
@@ -40,6 +46,10 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     pub idle_timeout: Duration,
 }
+
+/// The longest a closing connection keeps reading what the client still
+/// sends, so it can read the response before the connection goes away.
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
 
 const IDLE: u8 = 0;
 const READING_HEADERS: u8 = 1;
@@ -122,6 +132,7 @@ pub async fn serve<S, F, B>(
     let io = TokioIo::new(WatchedStream {
         inner: stream,
         activity: Arc::clone(&activity),
+        closing: None,
     });
     let service_activity = Arc::clone(&activity);
     let hyper_service = hyper::service::service_fn(move |request: Request<Incoming>| {
@@ -185,10 +196,17 @@ pub async fn serve<S, F, B>(
     }
 }
 
-/// The socket, reporting the first bytes of each request to the watchdog.
+/// The socket, reporting the first bytes of each request to the watchdog and
+/// closing with a linger.
 struct WatchedStream {
     inner: TcpStream,
     activity: Arc<Activity>,
+    closing: Option<Closing>,
+}
+
+struct Closing {
+    fin_sent: bool,
+    give_up: Pin<Box<Sleep>>,
 }
 
 impl AsyncRead for WatchedStream {
@@ -231,8 +249,33 @@ impl AsyncWrite for WatchedStream {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
+    /// Sends FIN, then drains what the client still sends until it closes or
+    /// [`LINGER_TIME`] passes. Errors end the linger: the socket is going away.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        let closing = this.closing.get_or_insert_with(|| Closing {
+            fin_sent: false,
+            give_up: Box::pin(tokio::time::sleep(LINGER_TIME)),
+        });
+        if !closing.fin_sent {
+            if let Err(error) = std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx)) {
+                return Poll::Ready(Err(error));
+            }
+            closing.fin_sent = true;
+        }
+        let mut discard = [0u8; 8192];
+        loop {
+            if closing.give_up.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = ReadBuf::new(&mut discard);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 
