@@ -7,6 +7,7 @@
 
 pub mod cases;
 pub mod client;
+pub mod dynamodb_local;
 pub mod raw;
 
 pub use client::{Endpoint, Reply};

@@ -21,9 +21,27 @@ pub struct Settings {
     #[arg(long, env = "SEED_PORT", default_value_t = 8080)]
     pub port: u16,
 
-    /// Where the seed lives. `memory` keeps it in this process only.
+    /// Where the seed lives. `memory` keeps it in this process only;
+    /// `dynamodb` shares it between every instance and keeps it across
+    /// restarts (needs --table).
     #[arg(long, env = "SEED_STORE", value_enum, default_value_t = StoreKind::Memory)]
     pub store: StoreKind,
+
+    /// DynamoDB table holding the seed (partition key `id`, a string). Region,
+    /// credentials and endpoint come from the standard AWS chain
+    /// (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, instance profile).
+    #[arg(long, env = "SEED_TABLE", required_if_eq("store", "dynamodb"))]
+    pub table: Option<String>,
+
+    /// Bound on one store call, the SDK's retries included; past it the
+    /// client gets 503 with Retry-After.
+    #[arg(long, env = "SEED_STORE_TIMEOUT", value_parser = parse_duration, default_value = "2s")]
+    pub store_timeout: Duration,
+
+    /// Create the DynamoDB table at start-up if it is missing. For local
+    /// development: it needs CreateTable and DescribeTable permissions.
+    #[arg(long, env = "SEED_CREATE_TABLE")]
+    pub create_table: bool,
 
     /// Log filter: a level (`info`, `debug`) or tracing directives
     /// (`ec2_server=debug,shared=debug`). `debug` logs one line per request.
@@ -64,6 +82,8 @@ pub struct Settings {
 pub enum StoreKind {
     /// In this process only: lost on exit, not shared between instances.
     Memory,
+    /// One item in a DynamoDB table: shared and durable.
+    Dynamodb,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,5 +139,16 @@ mod tests {
         assert_eq!(settings.body_read_timeout, Duration::from_millis(500));
         assert!(Settings::try_parse_from(["ec2-server", "--idle-timeout", "0s"]).is_err());
         assert!(Settings::try_parse_from(["ec2-server", "--idle-timeout", "soon"]).is_err());
+    }
+
+    #[test]
+    fn dynamodb_needs_a_table() {
+        assert!(Settings::try_parse_from(["ec2-server", "--store", "dynamodb"]).is_err());
+        let settings =
+            Settings::try_parse_from(["ec2-server", "--store", "dynamodb", "--table", "seeds"])
+                .unwrap();
+        assert_eq!(settings.store, StoreKind::Dynamodb);
+        assert_eq!(settings.table.as_deref(), Some("seeds"));
+        assert_eq!(settings.store_timeout, Duration::from_secs(2));
     }
 }

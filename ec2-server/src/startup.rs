@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
-use shared::{MemoryStore, SeedHandler, Store};
+use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tower_service::Service;
@@ -23,6 +23,8 @@ pub enum StartupError {
         address: SocketAddr,
         source: io::Error,
     },
+    #[error("cannot use the store: {0}")]
+    Store(#[source] StoreError),
 }
 
 /// A bound, ready-to-run server. Tests build it with port 0 and read
@@ -39,9 +41,7 @@ pub struct Application {
 impl Application {
     /// Builds the store the settings name, then binds.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
-        let store: Arc<dyn Store> = match settings.store {
-            StoreKind::Memory => Arc::new(MemoryStore::new()),
-        };
+        let store = build_store(settings).await?;
         Self::build_with_store(settings, store).await
     }
 
@@ -161,6 +161,42 @@ impl Application {
     }
 }
 
+/// Builds the configured store and checks that it can serve: a missing
+/// table, credentials or permission stops start-up with a clear message; an
+/// unreachable store only warns, since the server recovers by itself once it
+/// answers.
+pub async fn build_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
+    match settings.store {
+        StoreKind::Memory => Ok(Arc::new(MemoryStore::new())),
+        StoreKind::Dynamodb => {
+            let table = settings.table.clone().unwrap_or_default();
+            let store = DynamoDbStore::from_environment(table, settings.store_timeout)
+                .await
+                .map_err(StartupError::Store)?;
+            if settings.create_table {
+                store
+                    .create_table_if_missing()
+                    .await
+                    .map_err(StartupError::Store)?;
+            }
+            match store.check().await {
+                Ok(_) => {}
+                Err(
+                    error @ (StoreError::TableMissing(_)
+                    | StoreError::AccessDenied(_)
+                    | StoreError::Misconfigured(_)),
+                ) => {
+                    return Err(StartupError::Store(error));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, table = store.table(), "DynamoDB is not answering yet; serving 503 until it does");
+                }
+            }
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 /// Completes on SIGTERM or SIGINT (Ctrl-C).
 pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -194,6 +230,8 @@ pub fn log_configuration(settings: &Settings, application: &Application) {
     tracing::info!(
         address = %application.address(),
         store = application.handler.store().kind(),
+        table = settings.table.as_deref().unwrap_or("-"),
+        store_timeout = ?settings.store_timeout,
         log_level = %settings.log_level,
         log_format = ?settings.log_format,
         header_read_timeout = ?settings.header_read_timeout,

@@ -29,6 +29,8 @@ pub enum ApiError {
     InvalidBody(#[from] PostBodyError),
     #[error("The seed store is unavailable right now and nothing was changed; retry in a moment.")]
     StoreUnavailable(#[source] StoreError),
+    #[error("The seed store did not confirm the write in time, so the value may or may not have been stored; retry the POST, which is safe to repeat.")]
+    StoreWriteUnconfirmed(#[source] StoreError),
 }
 
 #[derive(Serialize)]
@@ -37,6 +39,16 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
+    /// The store failure behind this refusal, if any.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            ApiError::StoreUnavailable(cause) | ApiError::StoreWriteUnconfirmed(cause) => {
+                Some(cause)
+            }
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -44,7 +56,9 @@ impl ApiError {
             ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             ApiError::BodyUnreadable(_) | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
-            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable(_) | ApiError::StoreWriteUnconfirmed(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -64,7 +78,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => {
                 headers.insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
             }
-            ApiError::StoreUnavailable(_) => {
+            ApiError::StoreUnavailable(_) | ApiError::StoreWriteUnconfirmed(_) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::BodyTooLarge | ApiError::BodyTimedOut => {

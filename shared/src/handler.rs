@@ -52,7 +52,7 @@ impl SeedHandler {
         let response = match self.route(method, path, headers, body).await {
             Ok(response) => response,
             Err(error) => {
-                if let ApiError::StoreUnavailable(cause) = &error {
+                if let Some(cause) = error.store_error() {
                     if cause.needs_operator() {
                         tracing::error!(store = self.store.kind(), error = %cause, "store call failed");
                     } else {
@@ -99,10 +99,13 @@ impl SeedHandler {
             Method::POST => {
                 let body = read_body(headers, body).await?;
                 let seed = parse_post_body(&body)?;
-                self.store
-                    .put(&seed)
-                    .await
-                    .map_err(ApiError::StoreUnavailable)?;
+                self.store.put(&seed).await.map_err(|cause| {
+                    if cause.write_may_have_landed() {
+                        ApiError::StoreWriteUnconfirmed(cause)
+                    } else {
+                        ApiError::StoreUnavailable(cause)
+                    }
+                })?;
                 Ok(seed_response(&seed))
             }
             Method::OPTIONS => {

@@ -17,7 +17,7 @@ pub mod store;
 pub use error::ApiError;
 pub use handler::SeedHandler;
 pub use seed::Seed;
-pub use store::{MemoryStore, Store, StoreError};
+pub use store::{DynamoDbStore, MemoryStore, Store, StoreError};
 
 /// The largest POST body read, in bytes (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

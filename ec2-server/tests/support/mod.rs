@@ -78,3 +78,15 @@ pub fn settings(flags: &[&str]) -> Settings {
     args.extend_from_slice(flags);
     Settings::try_parse_from(args).expect("test flags are valid")
 }
+
+/// A server on a new table of the shared DynamoDB Local.
+pub async fn spawn_app_on_dynamodb() -> TestServer {
+    let endpoint = contract_tests::dynamodb_local::shared_endpoint();
+    let store = contract_tests::dynamodb_local::store_on_new_table(
+        &endpoint,
+        "contract",
+        shared::store::dynamodb::DEFAULT_CALL_TIMEOUT,
+    )
+    .await;
+    spawn_app_with(Settings::for_tests(), Arc::new(store)).await
+}

@@ -1,14 +1,14 @@
 //! Where the seed lives. The handler sees only [`Store`]; each implementation
 //! is one module, chosen by the targets' configuration.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 
 use crate::seed::Seed;
 
+pub mod dynamodb;
 pub mod memory;
 
+pub use dynamodb::DynamoDbStore;
 pub use memory::MemoryStore;
 
 /// A place that holds one seed.
@@ -33,12 +33,13 @@ pub trait Store: Send + Sync + 'static {
     fn is_shared(&self) -> bool;
 }
 
-/// Why the store could not answer. Every variant means the request may be
-/// retried and nothing unacknowledged was changed; clients get `503`.
+/// Why the store could not answer; clients get `503` and may retry. A failed
+/// write changed nothing unless [`StoreError::write_may_have_landed`]: a
+/// request that reached the store and timed out may still be applied there.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the store did not answer within {0:?}")]
-    TimedOut(Duration),
+    #[error("the store did not answer in time: {0}")]
+    TimedOut(String),
     #[error("the store refused the request because of its request rate: {0}")]
     Throttled(String),
     #[error("the store could not be reached: {0}")]
@@ -49,18 +50,33 @@ pub enum StoreError {
     TableMissing(String),
     #[error("the store holds a value that is not a seed: {0}")]
     Corrupt(String),
+    #[error("the store is not configured correctly: {0}")]
+    Misconfigured(String),
     #[error("the store failed: {0}")]
     Other(String),
 }
 
 impl StoreError {
+    /// Whether a `put` that failed this way may still have been applied:
+    /// the request may have reached the store before the failure (a timeout,
+    /// a connection lost mid-call). Refusals by the store itself are definite.
+    pub fn write_may_have_landed(&self) -> bool {
+        matches!(
+            self,
+            StoreError::TimedOut(_) | StoreError::Unreachable(_) | StoreError::Other(_)
+        )
+    }
+
     /// Whether an operator must act (permissions, a missing table, bad data),
     /// as opposed to a passing fault that clears by itself. Decides the log
     /// level: error for the former, warn for the latter.
     pub fn needs_operator(&self) -> bool {
         matches!(
             self,
-            StoreError::AccessDenied(_) | StoreError::TableMissing(_) | StoreError::Corrupt(_)
+            StoreError::AccessDenied(_)
+                | StoreError::TableMissing(_)
+                | StoreError::Corrupt(_)
+                | StoreError::Misconfigured(_)
         )
     }
 }

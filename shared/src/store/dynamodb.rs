@@ -1,0 +1,390 @@
+//! The shared store: the seed as one item of a DynamoDB table, so restarts
+//! keep it and every instance of every target answers the same value.
+//!
+//! Table schema (the same in `template.yaml`, the EC2 stack and
+//! `--create-table`): partition key `id`, a string; no sort key. The seed is
+//! the item `{"id": "seed", "value": "<canonical decimal>"}`. The value is a
+//! DynamoDB *string*: a DynamoDB number holds only 38 digits and a seed may
+//! have 4300. A missing item means the seed is 0.
+//!
+//! Every GET is one strongly consistent `GetItem` and every POST one
+//! `PutItem`: no cache, so an acknowledged write is what every instance reads
+//! next, and concurrent writers resolve as last writer wins.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TableStatus,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::{Store, StoreError};
+use crate::seed::Seed;
+
+/// The partition key attribute of the table.
+pub const KEY_ATTRIBUTE: &str = "id";
+/// The key of the one item that holds the seed.
+pub const SEED_ITEM_KEY: &str = "seed";
+/// The attribute that holds the seed's canonical decimal, as a string.
+pub const VALUE_ATTRIBUTE: &str = "value";
+/// The default bound on one store call, retries included.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The seed in a DynamoDB table. Build it once per process: the SDK client
+/// inside keeps its connections and credentials for every request.
+#[derive(Debug, Clone)]
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+    call_timeout: Duration,
+    observer: Observer,
+}
+
+impl DynamoDbStore {
+    /// Builds the store from the standard AWS configuration chain
+    /// (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, profiles, instance or
+    /// Lambda role). Sends nothing: call [`DynamoDbStore::check`] to find out
+    /// whether the table can be reached.
+    pub async fn from_environment(
+        table: impl Into<String>,
+        call_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        if shared.region().is_none() {
+            return Err(StoreError::Misconfigured(
+                "no AWS region is configured; set AWS_REGION (for example AWS_REGION=eu-west-1)"
+                    .to_string(),
+            ));
+        }
+        Ok(Self::new(
+            aws_sdk_dynamodb::config::Builder::from(&shared),
+            table,
+            call_timeout,
+        ))
+    }
+
+    /// Builds the store from an SDK configuration made by the caller (tests
+    /// point it at DynamoDB Local). The call timeout and retries set here
+    /// replace any in `config`.
+    pub fn new(
+        config: aws_sdk_dynamodb::config::Builder,
+        table: impl Into<String>,
+        call_timeout: Duration,
+    ) -> Self {
+        let observer = Observer::default();
+        // The whole call, retries included, ends within `call_timeout`; a
+        // single attempt gets half of it, so a stuck connection leaves time
+        // for one retry on a fresh one.
+        let attempt_timeout = call_timeout / 2;
+        let config = config
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(call_timeout)
+                    .operation_attempt_timeout(attempt_timeout)
+                    .connect_timeout(attempt_timeout)
+                    .read_timeout(attempt_timeout)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .interceptor(observer.clone())
+            .build();
+        DynamoDbStore {
+            client: Client::from_conf(config),
+            table: table.into(),
+            call_timeout,
+            observer,
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// HTTP requests sent to DynamoDB so far, retries included: lets tests
+    /// prove that each GET and POST costs exactly one call.
+    pub fn requests_sent(&self) -> u64 {
+        self.observer.requests_sent.load(Ordering::Relaxed)
+    }
+
+    /// Reads the seed once, to report a missing table, missing credentials or
+    /// a denied permission at start-up rather than on the first request. Uses
+    /// only `GetItem`, the permission the service needs anyway.
+    pub async fn check(&self) -> Result<Seed, StoreError> {
+        self.get().await
+    }
+
+    /// Creates the table if it does not exist and waits until it is active.
+    /// For local development and tests: it needs `CreateTable` and
+    /// `DescribeTable`, which deployed instances are not given.
+    pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(KEY_ATTRIBUTE)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(|error| StoreError::Other(error.to_string()))?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(KEY_ATTRIBUTE)
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .map_err(|error| StoreError::Other(error.to_string()))?,
+            )
+            .customize()
+            .config_override(admin_timeouts())
+            .send()
+            .await;
+        match created {
+            Ok(_) => tracing::info!(table = %self.table, "created the DynamoDB table"),
+            Err(error) if error.code() == Some("ResourceInUseException") => {}
+            Err(error) => return Err(classify(error, ADMIN_CALL_TIMEOUT, None)),
+        }
+        for _ in 0..60 {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .customize()
+                .config_override(admin_timeouts())
+                .send()
+                .await
+                .map_err(|error| classify(error, ADMIN_CALL_TIMEOUT, None))?;
+            let status = described.table().and_then(|table| table.table_status());
+            if status == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Other(format!(
+            "table {} did not become active within 30 s",
+            self.table
+        )))
+    }
+}
+
+impl DynamoDbStore {
+    fn classify<E, R>(&self, error: SdkError<E, R>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        classify(
+            error,
+            self.call_timeout,
+            self.observer.recent_failure(self.call_timeout),
+        )
+    }
+}
+
+#[async_trait]
+impl Store for DynamoDbStore {
+    async fn get(&self) -> Result<Seed, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, AttributeValue::S(SEED_ITEM_KEY.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| self.classify(error))?;
+        let Some(item) = output.item() else {
+            return Ok(Seed::zero());
+        };
+        match item.get(VALUE_ATTRIBUTE) {
+            Some(AttributeValue::S(text)) => Seed::from_integer_literal(text).map_err(|error| {
+                StoreError::Corrupt(format!(
+                    "item {SEED_ITEM_KEY:?} of table {} has {VALUE_ATTRIBUTE:?} that is not a seed: {error}",
+                    self.table
+                ))
+            }),
+            Some(other) => Err(StoreError::Corrupt(format!(
+                "item {SEED_ITEM_KEY:?} of table {} has {VALUE_ATTRIBUTE:?} of the wrong type \
+                 ({other:?}); it must be a string",
+                self.table
+            ))),
+            None => Err(StoreError::Corrupt(format!(
+                "item {SEED_ITEM_KEY:?} of table {} has no {VALUE_ATTRIBUTE:?} attribute",
+                self.table
+            ))),
+        }
+    }
+
+    async fn put(&self, seed: &Seed) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY_ATTRIBUTE, AttributeValue::S(SEED_ITEM_KEY.to_string()))
+            .item(
+                VALUE_ATTRIBUTE,
+                AttributeValue::S(seed.as_str().to_string()),
+            )
+            .send()
+            .await
+            .map_err(|error| self.classify(error))?;
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+}
+
+/// Table administration is rare and may be slow (a cold DynamoDB Local takes
+/// seconds to create a table); it is not bound by the request-serving limit.
+const ADMIN_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn admin_timeouts() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::new().timeout_config(
+        TimeoutConfig::builder()
+            .operation_timeout(ADMIN_CALL_TIMEOUT)
+            .operation_attempt_timeout(ADMIN_CALL_TIMEOUT)
+            .read_timeout(ADMIN_CALL_TIMEOUT)
+            .build(),
+    )
+}
+
+/// Names an SDK failure by what an operator does about it. When the whole
+/// call timed out, the last attempt's failure (if recent) says why.
+fn classify<E, R>(
+    error: SdkError<E, R>,
+    call_timeout: Duration,
+    last_attempt: Option<AttemptFailure>,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = DisplayErrorContext(&error).to_string();
+    if detail.contains("CredentialsNotLoaded") || detail.contains("no credentials") {
+        return StoreError::AccessDenied(
+            "no AWS credentials were found (the environment, profiles, web identity, ECS and \
+             instance metadata were tried); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or \
+             AWS_PROFILE, or give the instance or function a role"
+                .to_string(),
+        );
+    }
+    match &error {
+        SdkError::TimeoutError(_) => {
+            return match last_attempt {
+                Some(AttemptFailure::Connection(why)) => StoreError::Unreachable(format!(
+                    "no answer within {call_timeout:?}; the last attempt failed: {why}"
+                )),
+                Some(AttemptFailure::Other(why)) => StoreError::TimedOut(format!(
+                    "no answer within {call_timeout:?}; the last attempt failed: {why}"
+                )),
+                None => StoreError::TimedOut(format!("no answer within {call_timeout:?}")),
+            };
+        }
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+            return StoreError::TimedOut(format!("no answer within {call_timeout:?}"))
+        }
+        SdkError::DispatchFailure(failure) if failure.is_io() => {
+            return StoreError::Unreachable(detail)
+        }
+        _ => {}
+    }
+    match error.code() {
+        Some("ResourceNotFoundException") => StoreError::TableMissing(detail),
+        Some(
+            "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+            | "ThrottlingException",
+        ) => StoreError::Throttled(detail),
+        Some(
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "MissingAuthenticationTokenException"
+            | "ExpiredTokenException",
+        ) => StoreError::AccessDenied(detail),
+        _ if matches!(error, SdkError::DispatchFailure(_)) => StoreError::Unreachable(detail),
+        _ => StoreError::Other(detail),
+    }
+}
+
+/// Why one attempt failed, as remembered for the log of a call that then
+/// ran out of time.
+#[derive(Debug, Clone)]
+enum AttemptFailure {
+    Connection(String),
+    Other(String),
+}
+
+/// Watches the client's HTTP attempts: counts them, and remembers the last
+/// failure (written only on failure, so a healthy store pays one atomic add).
+#[derive(Debug, Default, Clone)]
+struct Observer {
+    requests_sent: Arc<AtomicU64>,
+    last_failure: Arc<Mutex<Option<(Instant, AttemptFailure)>>>,
+}
+
+impl Observer {
+    fn recent_failure(&self, within: Duration) -> Option<AttemptFailure> {
+        let last = self.last_failure.lock().ok()?;
+        match &*last {
+            Some((at, failure)) if at.elapsed() <= within => Some(failure.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl Intercept for Observer {
+    fn name(&self) -> &'static str {
+        "SeedStoreObserver"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.requests_sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if let Some(Err(error)) = context.output_or_error() {
+            let failure = match error.as_connector_error() {
+                Some(connector) if connector.is_io() => {
+                    AttemptFailure::Connection(DisplayErrorContext(connector).to_string())
+                }
+                Some(connector) if connector.is_timeout() => {
+                    AttemptFailure::Other("the attempt timed out".to_string())
+                }
+                _ => AttemptFailure::Other(DisplayErrorContext(error).to_string()),
+            };
+            if let Ok(mut last) = self.last_failure.lock() {
+                *last = Some((Instant::now(), failure));
+            }
+        }
+        Ok(())
+    }
+}
