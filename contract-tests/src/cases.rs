@@ -163,14 +163,13 @@ pub async fn other_paths_get_404(service: &Endpoint) {
 
 pub async fn malformed_bodies_get_400_and_change_nothing(service: &Endpoint) {
     service.store("77").await;
-    let bodies: [&[u8]; 12] = [
+    let bodies: [&[u8]; 11] = [
         b"",
         b"num=100",
         b"{\"num\": 100",
         b"{\"num\": 100}}",
         b"{'num': 100}",
         b"{\"num\": 0100}",
-        b"{\"num\": \xff}",
         b"[{\"num\": 100}]",
         b"100",
         b"null",

@@ -4,7 +4,7 @@
 //! Nothing here skips: a test that needs DynamoDB and cannot reach it fails
 //! and says how to start it.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,6 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use shared::store::DynamoDbStore;
+
+use crate::free_port;
 
 const HOW_TO_START: &str =
     "run the tests with ./scripts/test, which starts DynamoDB Local; or start \
@@ -198,13 +200,6 @@ impl PrivateDynamoDb {
                 .status();
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
 }
 
 fn workspace_root() -> &'static Path {

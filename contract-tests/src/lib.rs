@@ -8,6 +8,7 @@
 pub mod cases;
 pub mod client;
 pub mod dynamodb_local;
+pub mod lambda_emulator;
 pub mod raw;
 
 pub use client::{Endpoint, Reply};
@@ -49,4 +50,12 @@ macro_rules! contract_suite {
             }
         )*
     };
+}
+
+/// A loopback port nobody listens on right now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
 }

@@ -1,0 +1,47 @@
+//! Both targets on one DynamoDB table: a POST through the Lambda function is
+//! seen by a GET through the warp server, and the reverse.
+
+mod support;
+
+use std::sync::Arc;
+
+use contract_tests::dynamodb_local::{process_env, sdk_config, shared_endpoint, unique_table_name};
+use contract_tests::lambda_emulator::LambdaUnderEmulator;
+use shared::store::dynamodb::DEFAULT_CALL_TIMEOUT;
+use shared::DynamoDbStore;
+use support::{settings, spawn_app_with};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_through_either_target_is_seen_through_the_other() {
+    let endpoint = shared_endpoint();
+    let table = unique_table_name("cross");
+    let store = DynamoDbStore::new(sdk_config(&endpoint), &table, DEFAULT_CALL_TIMEOUT);
+    store.create_table_if_missing().await.expect("table");
+    let server = spawn_app_with(settings(&[]), Arc::new(store)).await;
+
+    let mut env = process_env(&endpoint);
+    env.push(("SEED_TABLE", table.clone()));
+    let function = tokio::task::spawn_blocking(move || LambdaUnderEmulator::start(&env))
+        .await
+        .expect("starting the function");
+    let lambda = function.endpoint();
+
+    assert_eq!(lambda.seed().await, "0");
+    for round in 0..5 {
+        let through_lambda = format!("{}", 1000 + round);
+        lambda.store(&through_lambda).await;
+        assert_eq!(
+            server.seed().await,
+            through_lambda,
+            "Lambda -> warp, round {round}"
+        );
+
+        let through_server = format!("-{}", 2000 + round);
+        server.store(&through_server).await;
+        assert_eq!(
+            lambda.seed().await,
+            through_server,
+            "warp -> Lambda, round {round}"
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! From a Lambda HTTP event to the shared handler and back. `lambda_http`
+//! has already turned API Gateway (REST and HTTP), Function URL and ALB
+//! events into an `http::Request`, with base64 bodies decoded; what remains
+//! is the path the client asked for and the response body's encoding.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use shared::SeedHandler;
+
+/// Answers one event. Never fails: every failure is an HTTP answer.
+pub async fn serve(handler: &SeedHandler, request: Request) -> Response<Body> {
+    let request_id = request
+        .lambda_context_ref()
+        .map(|context| context.request_id.clone());
+    let path = client_path(&request);
+    let (parts, body) = request.into_parts();
+    let response = handler
+        .handle(&parts.method, &path, &parts.headers, body)
+        .await;
+    tracing::info!(
+        request_id = request_id.as_deref().unwrap_or("-"),
+        method = %parts.method,
+        path,
+        status = response.status().as_u16(),
+        "invocation"
+    );
+    response.map(|bytes| match String::from_utf8(bytes.to_vec()) {
+        Ok(text) if text.is_empty() => Body::Empty,
+        Ok(text) => Body::Text(text),
+        Err(binary) => Body::Binary(binary.into_bytes()),
+    })
+}
+
+/// The path as the client sent it, without an API Gateway stage: REST API
+/// events carry the stage-less path; HTTP API events on a named stage carry
+/// `/stage/...`, which lambda_http also adds to REST paths.
+fn client_path(request: &Request) -> String {
+    let raw = request.raw_http_path();
+    let raw = if raw.is_empty() {
+        request.uri().path()
+    } else {
+        raw
+    };
+    let stage = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.stage.clone(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.stage.clone(),
+        _ => None,
+    };
+    match stage.as_deref() {
+        Some(stage) if stage != "$default" && !stage.is_empty() => {
+            let prefix = format!("/{stage}");
+            match raw.strip_prefix(&prefix) {
+                Some("") => "/".to_string(),
+                Some(rest) if rest.starts_with('/') => rest.to_string(),
+                _ => raw.to_string(),
+            }
+        }
+        _ => raw.to_string(),
+    }
+}

@@ -1,0 +1,43 @@
+//! The seed service as an AWS Lambda function. Behaviour lives in the
+//! `shared` crate; this crate reads the function's settings, builds the store
+//! once per instance, and adapts Lambda HTTP events to the shared handler.
+//!
+//! - [`configuration`] — `SEED_*` environment variables.
+//! - [`adapter`] — event in, handler, response out.
+//! - [`telemetry`] — JSON logs.
+
+pub mod adapter;
+pub mod configuration;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
+
+use crate::configuration::Settings;
+
+/// Builds the handler for this instance: DynamoDB when a table is set, else
+/// the in-memory store with a warning on every cold start. Sends nothing to
+/// DynamoDB: init stays short, and the first request reports any problem.
+pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, StoreError> {
+    let store: Arc<dyn Store> = match &settings.table {
+        Some(table) => {
+            Arc::new(DynamoDbStore::from_environment(table.clone(), settings.store_timeout).await?)
+        }
+        None => {
+            tracing::warn!(
+                "SEED_TABLE is not set: this Lambda instance keeps its own seed in memory; \
+                 other instances answer their own, and it is lost when the instance goes away"
+            );
+            Arc::new(MemoryStore::new())
+        }
+    };
+    tracing::info!(
+        store = store.kind(),
+        table = settings.table.as_deref().unwrap_or("-"),
+        store_timeout = ?settings.store_timeout,
+        version = env!("CARGO_PKG_VERSION"),
+        "configuration"
+    );
+    Ok(SeedHandler::new(store))
+}

@@ -1,0 +1,31 @@
+//! Structured JSON logs for CloudWatch, one object per line, filtered by
+//! `AWS_LAMBDA_LOG_LEVEL` (set by Lambda's advanced logging controls) or
+//! `RUST_LOG`, `info` by default.
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init() {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_string());
+    let (filter, bad_level) = match EnvFilter::try_new(level.to_lowercase()) {
+        Ok(filter) => (filter, None),
+        Err(_) => (EnvFilter::new("info"), Some(level)),
+    };
+    let installed = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_ansi(false)
+        // CloudWatch stamps every line itself.
+        .without_time()
+        .with_env_filter(filter)
+        .try_init();
+    if installed.is_ok() {
+        if let Some(level) = bad_level {
+            tracing::warn!(level, "unrecognised log level; logging at info");
+        }
+    }
+}
