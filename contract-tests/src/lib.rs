@@ -10,6 +10,7 @@ pub mod client;
 pub mod dynamodb_local;
 pub mod lambda_emulator;
 pub mod raw;
+pub mod replica;
 
 pub use client::{Endpoint, Reply};
 

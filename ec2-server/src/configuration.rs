@@ -72,6 +72,11 @@ pub struct Settings {
     #[arg(long, env = "SEED_SHUTDOWN_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
     pub shutdown_timeout: Duration,
 
+    /// A name for this instance (an EC2 instance id, say), sent in an
+    /// `X-Seed-Instance` header on every response. Unset: no header.
+    #[arg(long, env = "SEED_INSTANCE_NAME")]
+    pub instance_name: Option<String>,
+
     /// Most client connections open at once; further clients wait in the
     /// listen backlog until one closes.
     #[arg(long, env = "SEED_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]

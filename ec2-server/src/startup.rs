@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
+use shared::handler::InvalidInstanceName;
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -25,6 +26,8 @@ pub enum StartupError {
     },
     #[error("cannot use the store: {0}")]
     Store(#[source] StoreError),
+    #[error(transparent)]
+    InstanceName(#[from] InvalidInstanceName),
 }
 
 /// A bound, ready-to-run server. Tests build it with port 0 and read
@@ -61,10 +64,14 @@ impl Application {
             address: requested,
             source,
         })?;
+        let mut handler = SeedHandler::new(store);
+        if let Some(name) = &settings.instance_name {
+            handler = handler.with_instance_name(name)?;
+        }
         Ok(Application {
             listener,
             address,
-            handler: SeedHandler::new(store),
+            handler,
             limits: ConnectionLimits {
                 header_read_timeout: settings.header_read_timeout,
                 body_read_timeout: settings.body_read_timeout,
@@ -231,6 +238,7 @@ pub fn log_configuration(settings: &Settings, application: &Application) {
         address = %application.address(),
         store = application.handler.store().kind(),
         table = settings.table.as_deref().unwrap_or("-"),
+        instance_name = settings.instance_name.as_deref().unwrap_or("-"),
         store_timeout = ?settings.store_timeout,
         log_level = %settings.log_level,
         log_format = ?settings.log_format,
@@ -243,7 +251,9 @@ pub fn log_configuration(settings: &Settings, application: &Application) {
         "configuration"
     );
     if !application.handler.store().is_shared() {
-        if application.address().ip().is_loopback() {
+        // Loud where this cannot be what the user wants: reachable from a
+        // load balancer, or named as one instance of several.
+        if application.address().ip().is_loopback() && settings.instance_name.is_none() {
             tracing::info!(
                 "the seed is kept in this process only: it is lost on exit and not shared with other instances"
             );

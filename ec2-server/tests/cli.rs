@@ -32,6 +32,7 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--idle-timeout", "SEED_IDLE_TIMEOUT"),
         ("--shutdown-timeout", "SEED_SHUTDOWN_TIMEOUT"),
         ("--max-connections", "SEED_MAX_CONNECTIONS"),
+        ("--instance-name", "SEED_INSTANCE_NAME"),
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
         assert!(

@@ -18,15 +18,38 @@ use crate::{BodyReadTimedOut, MAX_BODY_BYTES};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
+/// The response header naming the instance that answered, so that users of
+/// a load-balanced deployment can see which backend served them.
+pub const INSTANCE_HEADER: &str = "x-seed-instance";
+
 /// Serves the seed from a store. Cheap to clone; one per process.
 #[derive(Clone)]
 pub struct SeedHandler {
     store: Arc<dyn Store>,
+    instance_name: Option<HeaderValue>,
 }
+
+/// An instance name that cannot be sent in an HTTP header.
+#[derive(Debug, thiserror::Error)]
+#[error("the instance name {0:?} cannot be sent in a header: use visible ASCII only")]
+pub struct InvalidInstanceName(pub String);
 
 impl SeedHandler {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            instance_name: None,
+        }
+    }
+
+    /// Names this instance in an `X-Seed-Instance` header on every response.
+    pub fn with_instance_name(mut self, name: &str) -> Result<Self, InvalidInstanceName> {
+        let value = HeaderValue::from_str(name)
+            .ok()
+            .filter(|_| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+            .ok_or_else(|| InvalidInstanceName(name.to_string()))?;
+        self.instance_name = Some(value);
+        Ok(self)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -49,7 +72,7 @@ impl SeedHandler {
         B::Error: Into<BoxError>,
     {
         let started = Instant::now();
-        let response = match self.route(method, path, headers, body).await {
+        let mut response = match self.route(method, path, headers, body).await {
             Ok(response) => response,
             Err(error) => {
                 if let Some(cause) = error.store_error() {
@@ -62,6 +85,9 @@ impl SeedHandler {
                 error.into_response()
             }
         };
+        if let Some(name) = &self.instance_name {
+            response.headers_mut().insert(INSTANCE_HEADER, name.clone());
+        }
         tracing::debug!(
             %method,
             path,

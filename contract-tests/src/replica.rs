@@ -1,0 +1,144 @@
+//! The local replica of the EC2 fallback (`scripts/replica`: DynamoDB Local,
+//! two ec2-server instances, HAProxy), started by a test in a folder and on
+//! ports of its own, and stopped when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::client::Endpoint;
+use crate::free_port;
+
+pub struct Replica {
+    dir: PathBuf,
+    server: PathBuf,
+    extra_env: Vec<(String, String)>,
+    pub url: String,
+    stats: String,
+}
+
+impl Replica {
+    /// Starts the replica with `server` as both instances; `memory` gives
+    /// each its own in-memory store; `env` adds settings (SEED_*, and the
+    /// script's SEED_REPLICA_*).
+    pub fn start(server: &Path, memory: bool, env: &[(&str, &str)]) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "seed-replica-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let mut replica = Replica {
+            dir,
+            server: server.to_path_buf(),
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            url: String::new(),
+            stats: String::new(),
+        };
+        let port = free_port().to_string();
+        let mut args = vec!["start"];
+        if memory {
+            args.push("--memory");
+        }
+        let output = replica.script(&args, &[("SEED_REPLICA_PORT", &port)]);
+        for line in output.lines() {
+            if let Some(url) = line.strip_prefix("URL=") {
+                replica.url = url.trim_end_matches('/').to_string();
+            }
+            if let Some(stats) = line.strip_prefix("STATS=") {
+                replica.stats = stats.to_string();
+            }
+        }
+        assert!(
+            !replica.url.is_empty(),
+            "scripts/replica printed no URL: {output}"
+        );
+        replica
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::new(self.url.clone())
+    }
+
+    /// Runs `scripts/replica ARGS` for this replica; panics if it fails.
+    pub fn script(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root")
+            .join("scripts/replica");
+        let output = Command::new(&script)
+            .args(args)
+            .env("SEED_REPLICA_DIR", &self.dir)
+            .env("SEED_REPLICA_SERVER", &self.server)
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().copied())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run {}: {error}", script.display()));
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "scripts/replica {args:?} failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    /// Where instance `name` listens, behind the balancer.
+    pub fn instance_address(&self, name: &str) -> std::net::SocketAddr {
+        let port = std::fs::read_to_string(self.dir.join(format!("{name}.port")))
+            .unwrap_or_else(|error| panic!("no port for instance {name}: {error}"));
+        let port: u16 = port.trim().parse().expect("a port number");
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// HAProxy's view of instance `name`: "UP", "DOWN", ...
+    pub fn balancer_state(&self, name: &str) -> String {
+        let csv = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                &format!("{};csv", self.stats),
+            ])
+            .output()
+            .expect("python3 runs");
+        let csv = String::from_utf8_lossy(&csv.stdout);
+        csv.lines()
+            .map(|line| line.split(',').collect::<Vec<_>>())
+            .find(|fields| fields.len() > 17 && fields[0] == "instances" && fields[1] == name)
+            .map(|fields| fields[17].to_string())
+            .unwrap_or_else(|| panic!("instance {name} not in HAProxy's stats: {csv}"))
+    }
+
+    /// Waits until HAProxy reports `name` in `state` (e.g. "UP", "DOWN").
+    pub fn wait_for_state(&self, name: &str, state: &str, within: Duration) {
+        let started = Instant::now();
+        loop {
+            let now = self.balancer_state(name);
+            if now.starts_with(state) {
+                return;
+            }
+            assert!(
+                started.elapsed() < within,
+                "instance {name} is {now}, not {state}, after {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(|root| root.join("scripts/replica"));
+        if let Some(script) = script {
+            let _ = Command::new(script)
+                .arg("stop")
+                .env("SEED_REPLICA_DIR", &self.dir)
+                .output();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
