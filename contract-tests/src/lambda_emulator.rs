@@ -100,6 +100,11 @@ impl LambdaUnderEmulator {
         }
     }
 
+    /// What the emulator and the function have logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The function's Function URL through the emulator.
     pub fn endpoint(&self) -> Endpoint {
         Endpoint::new(format!("http://127.0.0.1:{}/lambda-url/_", self.port))

@@ -339,3 +339,60 @@ fn the_test_base64_helpers_round_trip() {
     }
     assert_eq!(base64(b"{\"num\": -7}"), "eyJudW0iOiAtN30=");
 }
+
+/// The function's JSON log lines (the emulator's own lines are not JSON).
+fn json_lines(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+#[test]
+fn logs_are_json_with_one_line_per_invocation_carrying_its_request_id() {
+    let function = LambdaUnderEmulator::start(&[]);
+    for _ in 0..3 {
+        Answer::from(function.invoke(&Shape::HttpV2.event(&req("GET", "/"))))
+            .assert_seed("0", "GET");
+    }
+    let lines = json_lines(&function.log());
+    let invocations: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "invocation")
+        .collect();
+    assert_eq!(invocations.len(), 3, "{lines:?}");
+    let ids: std::collections::BTreeSet<&str> = invocations
+        .iter()
+        .map(|line| line["request_id"].as_str().expect("a request id"))
+        .collect();
+    assert_eq!(
+        ids.len(),
+        3,
+        "each invocation has its own request id: {invocations:?}"
+    );
+    assert!(invocations
+        .iter()
+        .all(|line| line["status"] == 200 && line["level"] == "INFO"));
+    // Without SEED_TABLE, the cold start warns that the seed is per instance.
+    assert!(
+        lines.iter().any(|line| line["level"] == "WARN"
+            && line["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("keeps its own seed"))),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn the_log_level_comes_from_aws_lambda_log_level() {
+    let function = LambdaUnderEmulator::start(&[("AWS_LAMBDA_LOG_LEVEL", "WARN".to_string())]);
+    Answer::from(function.invoke(&Shape::HttpV2.event(&req("GET", "/")))).assert_seed("0", "GET");
+    let lines = json_lines(&function.log());
+    assert!(
+        lines.iter().all(|line| line["level"] != "INFO"),
+        "INFO lines at WARN: {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|line| line["level"] == "WARN"),
+        "{lines:?}"
+    );
+}
