@@ -33,27 +33,27 @@ pub async fn read_response(stream: &mut TcpStream, within: Duration) -> RawRespo
         .unwrap_or_else(|_| panic!("no complete response within {within:?}"))
 }
 
+/// Reads exactly one response and nothing after it, so that pipelined
+/// responses can be read one by one: the head a byte at a time, then the
+/// body by its `Content-Length`.
 async fn read_response_inner(stream: &mut TcpStream) -> RawResponse {
-    let mut buffer = Vec::new();
-    let head_end = loop {
-        if let Some(end) = find(&buffer, b"\r\n\r\n") {
-            break end + 4;
-        }
-        let mut chunk = [0u8; 4096];
-        let read = stream.read(&mut chunk).await.unwrap_or_else(|error| {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let read = stream.read(&mut byte).await.unwrap_or_else(|error| {
             panic!(
                 "reading the response failed after {:?}: {error}",
-                String::from_utf8_lossy(&buffer)
+                String::from_utf8_lossy(&head)
             )
         });
         assert!(
             read > 0,
             "connection closed before a response: {:?}",
-            String::from_utf8_lossy(&buffer)
+            String::from_utf8_lossy(&head)
         );
-        buffer.extend_from_slice(&chunk[..read]);
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
     let status = head
         .split_whitespace()
         .nth(1)
@@ -68,13 +68,11 @@ async fn read_response_inner(stream: &mut TcpStream) -> RawResponse {
                 .flatten()
         })
         .unwrap_or(0);
-    let mut body = buffer[head_end..].to_vec();
-    while body.len() < length {
-        let mut chunk = vec![0u8; length - body.len()];
-        let read = stream.read(&mut chunk).await.expect("reading the body");
-        assert!(read > 0, "connection closed inside the body");
-        body.extend_from_slice(&chunk[..read]);
-    }
+    let mut body = vec![0u8; length];
+    stream
+        .read_exact(&mut body)
+        .await
+        .expect("reading the body");
     RawResponse { status, head, body }
 }
 
@@ -96,10 +94,4 @@ pub async fn closes_within(stream: &mut TcpStream, within: Duration) -> bool {
 /// the callers is to see what the server does, not whether it listens.
 pub async fn write_lossy(stream: &mut TcpStream, bytes: &[u8]) -> bool {
     stream.write_all(bytes).await.is_ok()
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }

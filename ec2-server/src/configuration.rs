@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use shared::WriteToken;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -77,6 +78,13 @@ pub struct Settings {
     #[arg(long, env = "SEED_INSTANCE_NAME")]
     pub instance_name: Option<String>,
 
+    /// A file holding the write token: POST then needs `Authorization: Bearer
+    /// <token>`; GET stays open. Or put the token itself in SEED_WRITE_TOKEN
+    /// (there is no flag for it: command lines are visible to other users).
+    /// Unset: anyone may POST, as the classic service allows.
+    #[arg(long, env = "SEED_WRITE_TOKEN_FILE")]
+    pub write_token_file: Option<std::path::PathBuf>,
+
     /// Most client connections open at once; further clients wait in the
     /// listen backlog until one closes.
     #[arg(long, env = "SEED_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
@@ -99,7 +107,62 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where the write token came from, for the start-up log (never the token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    File,
+    Environment,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteTokenError {
+    #[error("cannot read the write token file {path}: {source}")]
+    Unreadable {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the write token from {from} is not usable: {source}")]
+    Invalid {
+        from: String,
+        source: shared::write_token::InvalidWriteToken,
+    },
+    #[error("both --write-token-file and SEED_WRITE_TOKEN are set; keep one")]
+    Ambiguous,
+}
+
 impl Settings {
+    /// The write token, from the file named by `--write-token-file` or from
+    /// `SEED_WRITE_TOKEN`, with where it came from.
+    pub fn write_token(
+        &self,
+        environment: Option<String>,
+    ) -> Result<Option<(WriteToken, TokenSource)>, WriteTokenError> {
+        match (&self.write_token_file, environment) {
+            (Some(_), Some(_)) => Err(WriteTokenError::Ambiguous),
+            (Some(path), None) => {
+                let text = std::fs::read_to_string(path).map_err(|source| {
+                    WriteTokenError::Unreadable {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                let token = WriteToken::new(&text).map_err(|source| WriteTokenError::Invalid {
+                    from: path.display().to_string(),
+                    source,
+                })?;
+                Ok(Some((token, TokenSource::File)))
+            }
+            (None, Some(text)) => {
+                let token = WriteToken::new(&text).map_err(|source| WriteTokenError::Invalid {
+                    from: "SEED_WRITE_TOKEN".to_string(),
+                    source,
+                })?;
+                Ok(Some((token, TokenSource::Environment)))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
     pub fn listen_address(&self) -> SocketAddr {
         SocketAddr::new(self.address, self.port)
     }

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tower_service::Service;
 
-use crate::configuration::{Settings, StoreKind};
+use crate::configuration::{Settings, StoreKind, TokenSource, WriteTokenError};
 use crate::connection::{self, ConnectionLimits, DeadlineBody};
 use crate::routes::seed_routes;
 
@@ -28,6 +28,8 @@ pub enum StartupError {
     Store(#[source] StoreError),
     #[error(transparent)]
     InstanceName(#[from] InvalidInstanceName),
+    #[error(transparent)]
+    WriteToken(#[from] WriteTokenError),
 }
 
 /// A bound, ready-to-run server. Tests build it with port 0 and read
@@ -39,6 +41,7 @@ pub struct Application {
     limits: ConnectionLimits,
     shutdown_timeout: Duration,
     max_connections: usize,
+    token_source: Option<TokenSource>,
 }
 
 impl Application {
@@ -68,6 +71,12 @@ impl Application {
         if let Some(name) = &settings.instance_name {
             handler = handler.with_instance_name(name)?;
         }
+        let environment_token = std::env::var("SEED_WRITE_TOKEN").ok();
+        let write_token = settings.write_token(environment_token)?;
+        let token_source = write_token.as_ref().map(|(_, source)| *source);
+        if let Some((token, _)) = write_token {
+            handler = handler.with_write_token(token);
+        }
         Ok(Application {
             listener,
             address,
@@ -79,6 +88,7 @@ impl Application {
             },
             shutdown_timeout: settings.shutdown_timeout,
             max_connections: settings.max_connections as usize,
+            token_source,
         })
     }
 
@@ -101,6 +111,7 @@ impl Application {
             limits,
             shutdown_timeout,
             max_connections,
+            token_source: _,
         } = self;
         let service = warp::service(seed_routes(handler));
         let (drain_tx, drain_rx) = watch::channel(false);
@@ -239,6 +250,11 @@ pub fn log_configuration(settings: &Settings, application: &Application) {
         store = application.handler.store().kind(),
         table = settings.table.as_deref().unwrap_or("-"),
         instance_name = settings.instance_name.as_deref().unwrap_or("-"),
+        write_protection = match application.token_source {
+            None => "off: anyone may POST",
+            Some(TokenSource::File) => "on: token from --write-token-file",
+            Some(TokenSource::Environment) => "on: token from SEED_WRITE_TOKEN",
+        },
         store_timeout = ?settings.store_timeout,
         log_level = %settings.log_level,
         log_format = ?settings.log_format,

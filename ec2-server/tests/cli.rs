@@ -33,6 +33,7 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--shutdown-timeout", "SEED_SHUTDOWN_TIMEOUT"),
         ("--max-connections", "SEED_MAX_CONNECTIONS"),
         ("--instance-name", "SEED_INSTANCE_NAME"),
+        ("--write-token-file", "SEED_WRITE_TOKEN_FILE"),
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
         assert!(

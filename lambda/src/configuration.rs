@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use shared::store::dynamodb::DEFAULT_CALL_TIMEOUT;
+use shared::WriteToken;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -13,10 +14,15 @@ pub struct Settings {
     pub table: Option<String>,
     /// `SEED_STORE_TIMEOUT`: bound on one store call (default `2s`).
     pub store_timeout: Duration,
+    /// `SEED_WRITE_TOKEN`: when set and not empty, POST needs
+    /// `Authorization: Bearer <token>`.
+    pub write_token: Option<WriteToken>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    #[error("SEED_WRITE_TOKEN is not usable: {0}")]
+    WriteToken(#[from] shared::write_token::InvalidWriteToken),
     #[error("SEED_STORE_TIMEOUT={value:?} is not a duration such as 500ms or 2s: {reason}")]
     StoreTimeout { value: String, reason: String },
 }
@@ -48,9 +54,14 @@ impl Settings {
                 }
             },
         };
+        let write_token = lookup("SEED_WRITE_TOKEN")
+            .filter(|token| !token.is_empty())
+            .map(|token| WriteToken::new(&token))
+            .transpose()?;
         Ok(Settings {
             table,
             store_timeout,
+            write_token,
         })
     }
 }
@@ -81,6 +92,20 @@ mod tests {
         let read = settings(&[("SEED_TABLE", "seeds"), ("SEED_STORE_TIMEOUT", "750ms")]).unwrap();
         assert_eq!(read.table.as_deref(), Some("seeds"));
         assert_eq!(read.store_timeout, Duration::from_millis(750));
+    }
+
+    #[test]
+    fn an_empty_write_token_means_no_protection() {
+        assert_eq!(
+            settings(&[("SEED_WRITE_TOKEN", "")]).unwrap().write_token,
+            None
+        );
+        let protected = settings(&[("SEED_WRITE_TOKEN", "t0ken")]).unwrap();
+        assert_eq!(
+            protected.write_token,
+            Some(WriteToken::new("t0ken").unwrap())
+        );
+        assert!(settings(&[("SEED_WRITE_TOKEN", "two words")]).is_err());
     }
 
     #[test]

@@ -34,10 +34,15 @@ pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, StoreErro
     };
     tracing::info!(
         store = store.kind(),
+        write_protection = if settings.write_token.is_some() { "on" } else { "off" },
         table = settings.table.as_deref().unwrap_or("-"),
         store_timeout = ?settings.store_timeout,
         version = env!("CARGO_PKG_VERSION"),
         "configuration"
     );
-    Ok(SeedHandler::new(store))
+    let handler = SeedHandler::new(store);
+    Ok(match &settings.write_token {
+        Some(token) => handler.with_write_token(token.clone()),
+        None => handler,
+    })
 }

@@ -396,3 +396,28 @@ fn the_log_level_comes_from_aws_lambda_log_level() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn with_a_write_token_posts_need_it_and_reads_stay_open() {
+    let function = LambdaUnderEmulator::start(&[("SEED_WRITE_TOKEN", "lambda-t0ken".to_string())]);
+    for shape in [Shape::RestV1, Shape::HttpV2, Shape::FunctionUrl, Shape::Alb] {
+        let call = |request: &Req| Answer::from(function.invoke(&shape.event(request)));
+        let refused = call(&post(Body::Text(r#"{"num": 9}"#.to_string())));
+        refused.assert_refusal(401, &format!("{shape:?}: POST without token"));
+        assert_eq!(
+            refused.header("www-authenticate").as_deref(),
+            Some("Bearer realm=\"seed\"")
+        );
+        let mut wrong = post(Body::Text(r#"{"num": 9}"#.to_string()));
+        wrong
+            .headers
+            .push(("Authorization", "Bearer lambda-t0ke".to_string()));
+        call(&wrong).assert_refusal(401, &format!("{shape:?}: wrong token"));
+        let mut right = post(Body::Text(r#"{"num": 9}"#.to_string()));
+        right
+            .headers
+            .push(("Authorization", "Bearer lambda-t0ken".to_string()));
+        call(&right).assert_seed("9", &format!("{shape:?}: with token"));
+        call(&req("GET", "/")).assert_seed("9", &format!("{shape:?}: GET is open"));
+    }
+}

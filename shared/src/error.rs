@@ -19,6 +19,8 @@ pub enum ApiError {
     NotFound,
     #[error("The method {0} is not allowed on /; use GET to read the seed or POST to store it.")]
     MethodNotAllowed(http::Method),
+    #[error("Storing the seed needs the write token: send it as Authorization: Bearer <token>.")]
+    Unauthorized,
     #[error("The request body is larger than {MAX_BODY_BYTES} bytes; send only a JSON object such as {{\"num\": 100}}.")]
     BodyTooLarge,
     #[error("The request body did not arrive in time; send it again, whole.")]
@@ -53,6 +55,7 @@ impl ApiError {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             ApiError::BodyUnreadable(_) | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
@@ -80,6 +83,12 @@ impl ApiError {
             }
             ApiError::StoreUnavailable(_) | ApiError::StoreWriteUnconfirmed(_) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::Unauthorized => {
+                headers.insert(
+                    http::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"seed\""),
+                );
             }
             ApiError::BodyTooLarge | ApiError::BodyTimedOut => {
                 // The rest of the body is not read, so the connection cannot

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{
+    HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE,
+};
 use http::{HeaderMap, Method, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -14,6 +16,7 @@ use crate::error::{ApiError, ALLOWED_METHODS};
 use crate::post_body::parse_post_body;
 use crate::seed::Seed;
 use crate::store::Store;
+use crate::write_token::WriteToken;
 use crate::{BodyReadTimedOut, MAX_BODY_BYTES};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
@@ -27,6 +30,7 @@ pub const INSTANCE_HEADER: &str = "x-seed-instance";
 pub struct SeedHandler {
     store: Arc<dyn Store>,
     instance_name: Option<HeaderValue>,
+    write_token: Option<WriteToken>,
 }
 
 /// An instance name that cannot be sent in an HTTP header.
@@ -39,7 +43,18 @@ impl SeedHandler {
         Self {
             store,
             instance_name: None,
+            write_token: None,
         }
+    }
+
+    /// Requires `Authorization: Bearer <token>` on every POST.
+    pub fn with_write_token(mut self, token: WriteToken) -> Self {
+        self.write_token = Some(token);
+        self
+    }
+
+    pub fn writes_are_protected(&self) -> bool {
+        self.write_token.is_some()
     }
 
     /// Names this instance in an `X-Seed-Instance` header on every response.
@@ -123,6 +138,12 @@ impl SeedHandler {
                 Ok(response)
             }
             Method::POST => {
+                if let Some(token) = &self.write_token {
+                    let presented = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
+                    if !token.authorizes(presented) {
+                        return Err(ApiError::Unauthorized);
+                    }
+                }
                 let body = read_body(headers, body).await?;
                 let seed = parse_post_body(&body)?;
                 self.store.put(&seed).await.map_err(|cause| {

@@ -7,17 +7,20 @@
 //! - [`handler`] — the request handler, SPEC.md row by row.
 //! - [`error`] — every refusal and its response.
 //! - [`store`] — where the seed lives.
+//! - [`write_token`] — optional protection of writes.
 
 pub mod error;
 pub mod handler;
 pub mod post_body;
 pub mod seed;
 pub mod store;
+pub mod write_token;
 
 pub use error::ApiError;
 pub use handler::SeedHandler;
 pub use seed::Seed;
 pub use store::{DynamoDbStore, MemoryStore, Store, StoreError};
+pub use write_token::WriteToken;
 
 /// The largest POST body read, in bytes (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
