@@ -19,7 +19,9 @@ pub mod write_token;
 pub use error::ApiError;
 pub use handler::SeedHandler;
 pub use seed::Seed;
-pub use store::{DynamoDbStore, MemoryStore, Store, StoreError};
+#[cfg(feature = "dynamodb")]
+pub use store::DynamoDbStore;
+pub use store::{MemoryStore, Store, StoreError};
 pub use write_token::WriteToken;
 
 /// The largest POST body read, in bytes (SPEC: 64 KiB).

@@ -5,9 +5,11 @@ use async_trait::async_trait;
 
 use crate::seed::Seed;
 
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod memory;
 
+#[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoDbStore;
 pub use memory::MemoryStore;
 
