@@ -11,6 +11,7 @@ pub mod dynamodb_local;
 pub mod lambda_emulator;
 pub mod raw;
 pub mod replica;
+pub mod slow_proxy;
 
 pub use client::{Endpoint, Reply};
 

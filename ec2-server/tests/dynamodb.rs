@@ -297,3 +297,39 @@ async fn start_up_logs_name_the_table_and_do_not_warn_about_per_process_state() 
     assert!(log.contains("\"store\":\"dynamodb\""), "{log}");
     assert!(!log.contains("kept in this process only"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_dynamodb_is_waited_for_within_the_bound_and_refused_beyond_it() {
+    let endpoint = shared_endpoint();
+    let target = endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .expect("host:port");
+    let proxy = contract_tests::slow_proxy::SlowProxy::start(target).await;
+    let bound = Duration::from_secs(1);
+    let store = store_on_new_table(&endpoint, "slow", bound).await;
+    // The same table, reached through the proxy.
+    let slow_store =
+        shared::DynamoDbStore::new(sdk_config(&proxy.endpoint()), store.table(), bound);
+    let server = spawn_app_with(settings(&[]), Arc::new(slow_store)).await;
+    server.store("5").await;
+
+    // Slow but within the bound: answered, just later.
+    proxy.set_delay(Duration::from_millis(150));
+    assert_eq!(server.seed().await, "5");
+    server.store("6").await;
+
+    // Slower than the bound: 503 within it, other requests unaffected.
+    proxy.set_delay(Duration::from_secs(3));
+    assert_unavailable_within(&server, "GET", bound).await;
+    let options = server.send("OPTIONS", "/", &[], "").await;
+    assert_eq!(options.status, StatusCode::NO_CONTENT);
+
+    // Fast again: recovers by itself.
+    proxy.set_delay(Duration::ZERO);
+    let value = wait_until_served(&server).await;
+    assert!(
+        value == "6" || value == "9",
+        "after the slow spell: {value}"
+    );
+}

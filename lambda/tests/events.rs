@@ -421,3 +421,43 @@ fn with_a_write_token_posts_need_it_and_reads_stay_open() {
         call(&req("GET", "/")).assert_seed("9", &format!("{shape:?}: GET is open"));
     }
 }
+
+#[test]
+fn an_unreachable_dynamodb_gives_503_with_retry_after_and_a_logged_cause() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = unused.local_addr().expect("bound").port();
+    drop(unused);
+    let function = LambdaUnderEmulator::start(&[
+        ("SEED_TABLE", "seed".to_string()),
+        ("SEED_STORE_TIMEOUT", "1s".to_string()),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ]);
+    for request in [
+        req("GET", "/"),
+        post(Body::Text(r#"{"num": 1}"#.to_string())),
+    ] {
+        let answer = Answer::from(function.invoke(&Shape::FunctionUrl.event(&request)));
+        answer.assert_refusal(503, request.method);
+        assert_eq!(
+            answer.header("retry-after").as_deref(),
+            Some("1"),
+            "{}",
+            answer.document
+        );
+    }
+    let lines = json_lines(&function.log());
+    assert!(
+        lines.iter().any(|line| line["level"] == "WARN"
+            && line["error"]
+                .as_str()
+                .is_some_and(|error| error.contains("could not be reached"))),
+        "no warning with the cause: {lines:?}"
+    );
+}
