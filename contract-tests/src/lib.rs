@@ -12,6 +12,7 @@ pub mod lambda_emulator;
 pub mod raw;
 pub mod replica;
 pub mod slow_proxy;
+pub mod templates;
 
 pub use client::{Endpoint, Reply};
 

@@ -4,9 +4,9 @@
 //! be ordered (idle timeouts, drain and stop timeouts) are.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
+use contract_tests::templates::assert_lint_passes_and_breakages_fail;
 use ec2_server::connection::LINGER_TIME;
 use ec2_server::Settings;
 
@@ -20,23 +20,6 @@ fn read(file: &str) -> String {
     std::fs::read_to_string(deploy(file)).expect("deploy file is readable")
 }
 
-fn cfn_lint(path: &Path) -> (bool, String) {
-    let output = Command::new("cfn-lint")
-        .arg(path)
-        .output()
-        .unwrap_or_else(|error| {
-            panic!("cannot run cfn-lint ({error}): run ./scripts/test, or `pip install cfn-lint`")
-        });
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
-}
-
 /// The unit's directives, comments and blank lines left out.
 fn directives(unit: &str) -> Vec<String> {
     unit.lines()
@@ -48,29 +31,21 @@ fn directives(unit: &str) -> Vec<String> {
 
 #[test]
 fn the_stack_passes_cfn_lint_and_broken_copies_fail() {
-    let (passed, output) = cfn_lint(&deploy("fallback-stack.yaml"));
-    assert!(passed, "cfn-lint fallback-stack.yaml failed:\n{output}");
-    let original = read("fallback-stack.yaml");
-    for (what, from, to) in [
-        (
-            "a misspelled property",
-            "HealthCheckPath: /",
-            "HealthCheckPth: /",
-        ),
-        (
-            "a reference to nothing",
-            "!Ref LoadBalancerSecurityGroup",
-            "!Ref LoadBalancerSecurityGrup",
-        ),
-    ] {
-        assert!(original.contains(from), "the stack no longer has {from:?}");
-        let broken =
-            std::env::temp_dir().join(format!("seed-stack-broken-{}.yaml", std::process::id()));
-        std::fs::write(&broken, original.replacen(from, to, 1)).expect("write");
-        let (passed, output) = cfn_lint(&broken);
-        let _ = std::fs::remove_file(&broken);
-        assert!(!passed, "cfn-lint accepted a stack with {what}:\n{output}");
-    }
+    assert_lint_passes_and_breakages_fail(
+        &deploy("fallback-stack.yaml"),
+        &[
+            (
+                "a misspelled property",
+                "HealthCheckPath: /",
+                "HealthCheckPth: /",
+            ),
+            (
+                "a reference to nothing",
+                "!Ref LoadBalancerSecurityGroup",
+                "!Ref LoadBalancerSecurityGrup",
+            ),
+        ],
+    );
 }
 
 #[test]

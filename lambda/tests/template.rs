@@ -3,8 +3,8 @@
 //! permissions the code uses.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use contract_tests::templates::assert_lint_passes_and_breakages_fail;
 use shared::store::dynamodb::KEY_ATTRIBUTE;
 
 fn template_path() -> PathBuf {
@@ -18,63 +18,28 @@ fn template() -> String {
     std::fs::read_to_string(template_path()).expect("template.yaml is readable")
 }
 
-/// cfn-lint's exit status and output for a template file.
-fn cfn_lint(path: &Path) -> (bool, String) {
-    let output = Command::new("cfn-lint")
-        .arg(path)
-        .output()
-        .unwrap_or_else(|error| {
-            panic!("cannot run cfn-lint ({error}): run ./scripts/test, or `pip install cfn-lint`")
-        });
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+#[test]
+fn the_template_passes_cfn_lint_and_broken_copies_fail() {
+    assert_lint_passes_and_breakages_fail(
+        &template_path(),
+        &[
+            (
+                "a misspelled property",
+                "PointInTimeRecoveryEnabled: true",
+                "PointInTimeRecoveryEnable: true",
+            ),
+            (
+                "an unknown resource type",
+                "Type: AWS::DynamoDB::Table",
+                "Type: AWS::DynamoDB::Tabel",
+            ),
+            (
+                "a reference to nothing",
+                "!GetAtt SeedTable.Arn",
+                "!GetAtt SeedTabel.Arn",
+            ),
+        ],
     );
-    (output.status.success(), text)
-}
-
-#[test]
-fn the_template_passes_cfn_lint() {
-    let (passed, output) = cfn_lint(&template_path());
-    assert!(passed, "cfn-lint template.yaml failed:\n{output}");
-}
-
-#[test]
-fn broken_copies_of_the_template_fail_cfn_lint() {
-    let original = template();
-    let breakages = [
-        (
-            "a misspelled property",
-            "PointInTimeRecoveryEnabled: true",
-            "PointInTimeRecoveryEnable: true",
-        ),
-        (
-            "an unknown resource type",
-            "Type: AWS::DynamoDB::Table",
-            "Type: AWS::DynamoDB::Tabel",
-        ),
-        (
-            "a reference to nothing",
-            "!GetAtt SeedTable.Arn",
-            "!GetAtt SeedTabel.Arn",
-        ),
-    ];
-    for (what, from, to) in breakages {
-        assert!(
-            original.contains(from),
-            "the template no longer has {from:?}"
-        );
-        let broken =
-            std::env::temp_dir().join(format!("seed-template-broken-{}.yaml", std::process::id()));
-        std::fs::write(&broken, original.replacen(from, to, 1)).expect("write the broken copy");
-        let (passed, output) = cfn_lint(&broken);
-        let _ = std::fs::remove_file(&broken);
-        assert!(
-            !passed,
-            "cfn-lint accepted a template with {what}:\n{output}"
-        );
-    }
 }
 
 #[test]
