@@ -1,8 +1,48 @@
-//! CloudFormation templates under cfn-lint: a template must pass, and broken
-//! copies of it must fail, so that the check is known to bite.
+//! CloudFormation templates under a linter (cfn-lint, or `sam validate
+//! --lint`): a template must pass, and broken copies of it must fail, so
+//! that the check is known to bite.
 
 use std::path::Path;
 use std::process::Command;
+
+/// A linter to run on templates.
+#[derive(Debug, Clone, Copy)]
+pub enum Linter {
+    CfnLint,
+    /// `sam validate --lint`, offline: the SAM CLI from SEED_TEST_SAM (which
+    /// scripts/test sets) or `sam` on the PATH.
+    SamValidate,
+}
+
+impl Linter {
+    pub fn run(self, path: &Path) -> (bool, String) {
+        match self {
+            Linter::CfnLint => cfn_lint(path),
+            Linter::SamValidate => sam_validate(path),
+        }
+    }
+}
+
+fn sam_validate(path: &Path) -> (bool, String) {
+    let sam = std::env::var("SEED_TEST_SAM").unwrap_or_else(|_| "sam".to_string());
+    let output = Command::new(&sam)
+        .args(["validate", "--lint", "-t"])
+        .arg(path)
+        .env("AWS_REGION", "us-east-1")
+        .env("SAM_CLI_TELEMETRY", "0")
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("cannot run {sam} ({error}): run ./scripts/test, or `pip install aws-sam-cli`")
+        });
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
 
 /// cfn-lint's verdict on a template, and what it printed.
 pub fn cfn_lint(path: &Path) -> (bool, String) {
@@ -22,11 +62,19 @@ pub fn cfn_lint(path: &Path) -> (bool, String) {
     )
 }
 
-/// Asserts that `template` passes cfn-lint and that each copy broken by
+/// Asserts that `template` passes `linter` and that each copy broken by
 /// replacing `from` with `to` (named `what`) fails it.
-pub fn assert_lint_passes_and_breakages_fail(template: &Path, breakages: &[(&str, &str, &str)]) {
-    let (passed, output) = cfn_lint(template);
-    assert!(passed, "cfn-lint {} failed:\n{output}", template.display());
+pub fn assert_lint_passes_and_breakages_fail(
+    linter: Linter,
+    template: &Path,
+    breakages: &[(&str, &str, &str)],
+) {
+    let (passed, output) = linter.run(template);
+    assert!(
+        passed,
+        "{linter:?} on {} failed:\n{output}",
+        template.display()
+    );
     let original = std::fs::read_to_string(template).expect("the template is readable");
     for (what, from, to) in breakages {
         assert!(

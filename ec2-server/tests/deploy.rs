@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use contract_tests::templates::assert_lint_passes_and_breakages_fail;
+use contract_tests::templates::{assert_lint_passes_and_breakages_fail, Linter};
 use ec2_server::connection::LINGER_TIME;
 use ec2_server::Settings;
 
@@ -32,6 +32,7 @@ fn directives(unit: &str) -> Vec<String> {
 #[test]
 fn the_stack_passes_cfn_lint_and_broken_copies_fail() {
     assert_lint_passes_and_breakages_fail(
+        Linter::CfnLint,
         &deploy("fallback-stack.yaml"),
         &[
             (

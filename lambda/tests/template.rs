@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use contract_tests::templates::assert_lint_passes_and_breakages_fail;
+use contract_tests::templates::{assert_lint_passes_and_breakages_fail, Linter};
 use shared::store::dynamodb::KEY_ATTRIBUTE;
 
 fn template_path() -> PathBuf {
@@ -18,28 +18,32 @@ fn template() -> String {
     std::fs::read_to_string(template_path()).expect("template.yaml is readable")
 }
 
+const BREAKAGES: &[(&str, &str, &str)] = &[
+    (
+        "a misspelled property",
+        "PointInTimeRecoveryEnabled: true",
+        "PointInTimeRecoveryEnable: true",
+    ),
+    (
+        "an unknown resource type",
+        "Type: AWS::DynamoDB::Table",
+        "Type: AWS::DynamoDB::Tabel",
+    ),
+    (
+        "a reference to nothing",
+        "!GetAtt SeedTable.Arn",
+        "!GetAtt SeedTabel.Arn",
+    ),
+];
+
 #[test]
 fn the_template_passes_cfn_lint_and_broken_copies_fail() {
-    assert_lint_passes_and_breakages_fail(
-        &template_path(),
-        &[
-            (
-                "a misspelled property",
-                "PointInTimeRecoveryEnabled: true",
-                "PointInTimeRecoveryEnable: true",
-            ),
-            (
-                "an unknown resource type",
-                "Type: AWS::DynamoDB::Table",
-                "Type: AWS::DynamoDB::Tabel",
-            ),
-            (
-                "a reference to nothing",
-                "!GetAtt SeedTable.Arn",
-                "!GetAtt SeedTabel.Arn",
-            ),
-        ],
-    );
+    assert_lint_passes_and_breakages_fail(Linter::CfnLint, &template_path(), BREAKAGES);
+}
+
+#[test]
+fn the_template_passes_sam_validate_lint_and_broken_copies_fail() {
+    assert_lint_passes_and_breakages_fail(Linter::SamValidate, &template_path(), BREAKAGES);
 }
 
 #[test]
