@@ -123,6 +123,10 @@ fn the_balancer_and_the_servers_agree_on_idle_connections_and_health() {
         "SourceSecurityGroupId: !Ref LoadBalancerSecurityGroup",
         "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
         "SEED_STORE=dynamodb",
+        // The table the stack creates has the store's schema.
+        "AttributeDefinitions: - AttributeName: id AttributeType: S",
+        "KeySchema: - AttributeName: id KeyType: HASH",
+        "BillingMode: PAY_PER_REQUEST",
         "SEED_INSTANCE_NAME=$instance",
     ] {
         assert!(compact.contains(expected), "the stack lacks {expected:?}");
