@@ -34,14 +34,7 @@ fn sam_validate(path: &Path) -> (bool, String) {
         .unwrap_or_else(|error| {
             panic!("cannot run {sam} ({error}): run ./scripts/test, or `pip install aws-sam-cli`")
         });
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    verdict(&output)
 }
 
 /// cfn-lint's verdict on a template, and what it printed.
@@ -52,14 +45,7 @@ pub fn cfn_lint(path: &Path) -> (bool, String) {
         .unwrap_or_else(|error| {
             panic!("cannot run cfn-lint ({error}): run ./scripts/test, or `pip install cfn-lint`")
         });
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    verdict(&output)
 }
 
 /// Asserts that `template` passes `linter` and that each copy broken by
@@ -94,4 +80,16 @@ pub fn assert_lint_passes_and_breakages_fail(
             "cfn-lint accepted a template with {what}:\n{output}"
         );
     }
+}
+
+/// A linter's verdict: whether it passed, and everything it printed.
+fn verdict(output: &std::process::Output) -> (bool, String) {
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
 }

@@ -5,18 +5,16 @@ mod support;
 
 use std::sync::Arc;
 
-use contract_tests::dynamodb_local::{process_env, sdk_config, shared_endpoint, unique_table_name};
+use contract_tests::dynamodb_local::{process_env, shared_endpoint, store_on_new_table};
 use contract_tests::lambda_emulator::LambdaUnderEmulator;
 use shared::store::dynamodb::DEFAULT_CALL_TIMEOUT;
-use shared::DynamoDbStore;
 use support::{settings, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_through_either_target_is_seen_through_the_other() {
     let endpoint = shared_endpoint();
-    let table = unique_table_name("cross");
-    let store = DynamoDbStore::new(sdk_config(&endpoint), &table, DEFAULT_CALL_TIMEOUT);
-    store.create_table_if_missing().await.expect("table");
+    let store = store_on_new_table(&endpoint, "cross", DEFAULT_CALL_TIMEOUT).await;
+    let table = store.table().to_string();
     let server = spawn_app_with(settings(&[]), Arc::new(store)).await;
 
     let mut env = process_env(&endpoint);

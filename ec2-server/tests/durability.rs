@@ -6,10 +6,9 @@ mod support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use contract_tests::dynamodb_local::{process_env, sdk_config, shared_endpoint, unique_table_name};
+use contract_tests::dynamodb_local::{process_env, shared_endpoint, store_on_new_table};
 use contract_tests::Endpoint;
 use shared::store::dynamodb::DEFAULT_CALL_TIMEOUT;
-use shared::DynamoDbStore;
 use support::process;
 
 async fn start(endpoint: &str, table: &str) -> process::ServerProcess {
@@ -21,11 +20,10 @@ async fn start(endpoint: &str, table: &str) -> process::ServerProcess {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_acknowledged_with_200_survives_kill_9_right_after() {
     let endpoint = shared_endpoint();
-    let table = unique_table_name("durable");
-    DynamoDbStore::new(sdk_config(&endpoint), &table, DEFAULT_CALL_TIMEOUT)
-        .create_table_if_missing()
+    let table = store_on_new_table(&endpoint, "durable", DEFAULT_CALL_TIMEOUT)
         .await
-        .expect("table");
+        .table()
+        .to_string();
     for round in 0..15 {
         let mut server = start(&endpoint, &table).await;
         let service = Endpoint::new(format!("http://{}", server.address));
@@ -48,11 +46,10 @@ async fn a_post_acknowledged_with_200_survives_kill_9_right_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writers_and_readers_on_two_processes_see_only_stored_values_and_converge() {
     let endpoint = shared_endpoint();
-    let table = unique_table_name("concurrent");
-    DynamoDbStore::new(sdk_config(&endpoint), &table, DEFAULT_CALL_TIMEOUT)
-        .create_table_if_missing()
+    let table = store_on_new_table(&endpoint, "concurrent", DEFAULT_CALL_TIMEOUT)
         .await
-        .expect("table");
+        .table()
+        .to_string();
     let first = start(&endpoint, &table).await;
     let second = start(&endpoint, &table).await;
     let servers = [
