@@ -8,12 +8,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use shared::store::DynamoDbStore;
 
-use crate::free_port;
+use crate::{free_port, wait_until_listening};
 
 const HOW_TO_START: &str =
     "run the tests with ./scripts/test, which starts DynamoDB Local; or start \
@@ -135,23 +135,13 @@ impl PrivateDynamoDb {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot run {}: {error}", script.display()));
-        self.child = Some(child);
-        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let started = Instant::now();
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            if let Some(Some(status)) = self
-                .child
-                .as_mut()
-                .map(|child| child.try_wait().ok().flatten())
-            {
-                panic!("DynamoDB Local exited at start-up ({status}); it needs Java 17+ and npm");
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "DynamoDB Local did not listen on {address} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let child = self.child.insert(child);
+        wait_until_listening(
+            self.port,
+            child,
+            "DynamoDB Local",
+            "it needs Java 17+ and npm",
+        );
     }
 
     /// Kills it (SIGKILL), as a crash or an outage would.

@@ -6,13 +6,11 @@
 //! [`LambdaUnderEmulator::invoke`] sends any event document through
 //! `cargo lambda invoke`, as API Gateway or an ALB would.
 
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::client::Endpoint;
-use crate::free_port;
+use crate::{free_port, wait_until_listening};
 
 const HOW_TO_BUILD: &str = "run the tests with ./scripts/test, which installs cargo-lambda and \
      builds the function; or `pip install cargo-lambda ziglang`, `cargo lambda build --release -p lambda` \
@@ -70,10 +68,11 @@ impl LambdaUnderEmulator {
                 panic!("cannot run `cargo lambda watch` ({error}): {HOW_TO_BUILD}")
             });
         let mut emulator = KillOnDrop(Some(emulator));
-        wait_for_port(
+        wait_until_listening(
             port,
             emulator.0.as_mut().expect("just spawned"),
             "cargo lambda watch",
+            HOW_TO_BUILD,
         );
 
         let function = Command::new(&bootstrap)
@@ -167,20 +166,5 @@ impl Drop for KillOnDrop {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-}
-
-fn wait_for_port(port: u16, child: &mut Child, what: &str) {
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let started = Instant::now();
-    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited at start-up ({status}): {HOW_TO_BUILD}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{what} did not listen on {address} within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -62,3 +62,26 @@ pub(crate) fn free_port() -> u16 {
         .map(|address| address.port())
         .expect("a free loopback port")
 }
+
+/// Waits until something listens on loopback `port`, failing the test if
+/// `child` (which should be the listener) exits first or 60 s pass.
+pub(crate) fn wait_until_listening(
+    port: u16,
+    child: &mut std::process::Child,
+    what: &str,
+    hint: &str,
+) {
+    use std::time::{Duration, Instant};
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited at start-up ({status}): {hint}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{what} did not listen on {address} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -64,10 +64,7 @@ impl Replica {
 
     /// Runs `scripts/replica ARGS` for this replica; panics if it fails.
     pub fn script(&self, args: &[&str], env: &[(&str, &str)]) -> String {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace root")
-            .join("scripts/replica");
+        let script = script_path();
         let output = Command::new(&script)
             .args(args)
             .env("SEED_REPLICA_DIR", &self.dir)
@@ -130,15 +127,17 @@ impl Replica {
 
 impl Drop for Replica {
     fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .map(|root| root.join("scripts/replica"));
-        if let Some(script) = script {
-            let _ = Command::new(script)
-                .arg("stop")
-                .env("SEED_REPLICA_DIR", &self.dir)
-                .output();
-        }
+        let _ = Command::new(script_path())
+            .arg("stop")
+            .env("SEED_REPLICA_DIR", &self.dir)
+            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn script_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("contract-tests sits in the workspace root")
+        .join("scripts/replica")
 }

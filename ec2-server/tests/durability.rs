@@ -6,16 +6,10 @@ mod support;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use contract_tests::dynamodb_local::{process_env, shared_endpoint, store_on_new_table};
+use contract_tests::dynamodb_local::{shared_endpoint, store_on_new_table};
 use contract_tests::Endpoint;
 use shared::store::dynamodb::DEFAULT_CALL_TIMEOUT;
 use support::process;
-
-async fn start(endpoint: &str, table: &str) -> process::ServerProcess {
-    let env = process_env(endpoint);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    process::start(&["--store", "dynamodb", "--table", table], &env).await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_acknowledged_with_200_survives_kill_9_right_after() {
@@ -25,7 +19,7 @@ async fn a_post_acknowledged_with_200_survives_kill_9_right_after() {
         .table()
         .to_string();
     for round in 0..15 {
-        let mut server = start(&endpoint, &table).await;
+        let mut server = process::start_on_dynamodb(&endpoint, &table, &[]).await;
         let service = Endpoint::new(format!("http://{}", server.address));
         let value = format!("{}{round}", "7".repeat(round * 50 + 1));
         service.store(&value).await;
@@ -33,7 +27,7 @@ async fn a_post_acknowledged_with_200_survives_kill_9_right_after() {
         server.child.start_kill().expect("kill -9");
         server.child.wait().await.expect("reaped");
 
-        let next = start(&endpoint, &table).await;
+        let next = process::start_on_dynamodb(&endpoint, &table, &[]).await;
         let service = Endpoint::new(format!("http://{}", next.address));
         assert_eq!(
             service.seed().await,
@@ -50,8 +44,8 @@ async fn writers_and_readers_on_two_processes_see_only_stored_values_and_converg
         .await
         .table()
         .to_string();
-    let first = start(&endpoint, &table).await;
-    let second = start(&endpoint, &table).await;
+    let first = process::start_on_dynamodb(&endpoint, &table, &[]).await;
+    let second = process::start_on_dynamodb(&endpoint, &table, &[]).await;
     let servers = [
         Endpoint::new(format!("http://{}", first.address)),
         Endpoint::new(format!("http://{}", second.address)),

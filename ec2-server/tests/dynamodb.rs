@@ -17,23 +17,11 @@ use http::StatusCode;
 use shared::store::dynamodb::DEFAULT_CALL_TIMEOUT;
 use support::{process, settings, spawn_app_with};
 
-fn env_for(endpoint: &str) -> Vec<(&'static str, String)> {
-    process_env(endpoint)
-}
-
-async fn start_binary(endpoint: &str, table: &str, extra: &[&str]) -> process::ServerProcess {
-    let env = env_for(endpoint);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut flags = vec!["--store", "dynamodb", "--table", table];
-    flags.extend_from_slice(extra);
-    process::start(&flags, &env).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_survives_a_server_restart() {
     let endpoint = shared_endpoint();
     let table = unique_table_name("restart");
-    let first = start_binary(&endpoint, &table, &["--create-table"]).await;
+    let first = process::start_on_dynamodb(&endpoint, &table, &["--create-table"]).await;
     let service = Endpoint::new(format!("http://{}", first.address));
     service.store("4242").await;
     first.signal("TERM");
@@ -45,7 +33,7 @@ async fn the_seed_survives_a_server_restart() {
         .expect("waiting for the first server");
     assert!(status.success());
 
-    let second = start_binary(&endpoint, &table, &[]).await;
+    let second = process::start_on_dynamodb(&endpoint, &table, &[]).await;
     let service = Endpoint::new(format!("http://{}", second.address));
     assert_eq!(service.seed().await, "4242");
 }
@@ -250,7 +238,7 @@ async fn a_value_of_the_wrong_type_in_the_table_is_a_503_not_a_wrong_answer() {
 async fn a_missing_table_stops_start_up_with_a_clear_message() {
     let endpoint = shared_endpoint();
     let table = unique_table_name("missing");
-    let env = env_for(&endpoint);
+    let env = process_env(&endpoint);
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ec2-server"))
         .args(["--port", "0", "--store", "dynamodb", "--table", &table])
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -306,7 +294,7 @@ async fn missing_credentials_or_region_stop_start_up_with_a_clear_message() {
 async fn start_up_logs_name_the_table_and_do_not_warn_about_per_process_state() {
     let endpoint = shared_endpoint();
     let table = unique_table_name("log");
-    let server = start_binary(
+    let server = process::start_on_dynamodb(
         &endpoint,
         &table,
         &["--create-table", "--address", "127.0.0.1"],

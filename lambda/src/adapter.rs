@@ -24,7 +24,7 @@ pub async fn serve(handler: &SeedHandler, request: Request) -> Response<Body> {
         status = response.status().as_u16(),
         "invocation"
     );
-    response.map(|bytes| match String::from_utf8(bytes.to_vec()) {
+    response.map(|bytes| match String::from_utf8(Vec::from(bytes)) {
         Ok(text) if text.is_empty() => Body::Empty,
         Ok(text) => Body::Text(text),
         Err(binary) => Body::Binary(binary.into_bytes()),

@@ -65,3 +65,13 @@ impl ServerProcess {
         assert!(status.success(), "kill -{signal} {pid} failed");
     }
 }
+
+/// Starts the binary with the DynamoDB store on `table` of the DynamoDB
+/// Local at `endpoint`, plus `flags`.
+pub async fn start_on_dynamodb(endpoint: &str, table: &str, flags: &[&str]) -> ServerProcess {
+    let env = contract_tests::dynamodb_local::process_env(endpoint);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut all = vec!["--store", "dynamodb", "--table", table];
+    all.extend_from_slice(flags);
+    start(&all, &env).await
+}
