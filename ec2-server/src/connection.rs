@@ -36,7 +36,7 @@ use hyper_util::rt::TokioIo;
 use shared::BodyReadTimedOut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant, Sleep};
 
 /// The time limits of a connection; see the module documentation.
@@ -61,8 +61,6 @@ struct Activity {
     phase: AtomicU8,
     since_millis: AtomicU64,
     origin: Instant,
-    /// Wakes the watchdog when a deadline gets shorter (idle -> headers).
-    shortened: Notify,
 }
 
 impl Activity {
@@ -71,7 +69,6 @@ impl Activity {
             phase: AtomicU8::new(IDLE),
             since_millis: AtomicU64::new(0),
             origin: Instant::now(),
-            shortened: Notify::new(),
         }
     }
 
@@ -88,7 +85,6 @@ impl Activity {
             self.since_millis
                 .store(self.now_millis(), Ordering::Relaxed);
             self.phase.store(READING_HEADERS, Ordering::Relaxed);
-            self.shortened.notify_one();
         }
     }
 
@@ -158,8 +154,17 @@ pub async fn serve<S, F, B>(
     if draining {
         connection.as_mut().graceful_shutdown();
     }
+    // One timer and one drain signal for the connection's whole life: making
+    // them anew on every wake-up cost a timer registration and two waiter
+    // list updates per request. The timer never sleeps longer than the
+    // shortest limit, so a phase that starts while it is armed (a request
+    // arriving on an idle connection) is checked before its own limit runs
+    // out, and then exactly at it.
+    let longest_sleep = limits.header_read_timeout.min(limits.idle_timeout);
+    let next_check = |deadline: Instant| deadline.min(Instant::now() + longest_sleep);
+    let mut timer = pin!(sleep_until(next_check(activity.deadline(&limits).1)));
+    let mut drain_requested = pin!(shutdown.changed());
     loop {
-        let (phase, deadline) = activity.deadline(&limits);
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(error) = result {
@@ -167,8 +172,10 @@ pub async fn serve<S, F, B>(
                 }
                 return;
             }
-            () = sleep_until(deadline) => {
-                if activity.phase.load(Ordering::Relaxed) != phase || Instant::now() < deadline {
+            () = timer.as_mut() => {
+                let (phase, deadline) = activity.deadline(&limits);
+                if Instant::now() < deadline {
+                    timer.as_mut().reset(next_check(deadline));
                     continue;
                 }
                 match phase {
@@ -176,17 +183,18 @@ pub async fn serve<S, F, B>(
                         tracing::debug!("closing an idle connection");
                         connection.as_mut().graceful_shutdown();
                         draining = true;
+                        // Still idle at the next check: give up on it.
+                        timer.as_mut().reset(deadline);
                     }
                     IDLE => return,
                     READING_HEADERS => {
                         tracing::debug!("client too slow sending request headers; disconnecting");
                         return;
                     }
-                    _ => {}
+                    _ => timer.as_mut().reset(next_check(deadline)),
                 }
             }
-            () = activity.shortened.notified() => {}
-            changed = shutdown.changed(), if !draining => {
+            changed = drain_requested.as_mut(), if !draining => {
                 // A dropped sender means the server is gone: drain as well.
                 let _ = changed;
                 connection.as_mut().graceful_shutdown();

@@ -48,6 +48,44 @@ async fn a_client_sending_headers_too_slowly_is_cut_off_while_others_are_served(
     );
 }
 
+/// The watchdog's timer is armed while the connection idles (30 s limit); a
+/// slow request that starts later must still meet the 1 s header limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_request_after_an_idle_spell_meets_the_header_limit_not_the_idle_one() {
+    let server = spawn_app_with(
+        settings(&["--header-read-timeout", "1s", "--idle-timeout", "30s"]),
+        Arc::new(MemoryStore::new()),
+    )
+    .await;
+    let mut client = raw::connect(server.address).await;
+    assert!(raw::write_lossy(&mut client, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await);
+    assert_eq!(raw::read_response(&mut client, GRACE).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let started = Instant::now();
+    let mut cut_off = false;
+    for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: yes\r\n\r\n" {
+        if !raw::write_lossy(&mut client, &[*byte]).await {
+            cut_off = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if started.elapsed() > Duration::from_secs(1) + GRACE {
+            break;
+        }
+    }
+    assert!(
+        cut_off || raw::closes_within(&mut client, Duration::from_millis(500)).await,
+        "the slow request was not cut off within {:?} of its first byte",
+        Duration::from_secs(1) + GRACE
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1) + GRACE,
+        "cut off only after {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_sending_a_body_too_slowly_gets_408_and_is_cut_off() {
     let server = spawn_app_with(
