@@ -48,7 +48,7 @@ type HttpsClient = Client<
 
 fn client() -> Result<HttpsClient, String> {
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
         .map_err(|error| format!("cannot load the system's root certificates: {error}"))?
         .https_or_http()
         .enable_http1()

@@ -51,6 +51,7 @@ pub fn sdk_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .http_client(shared::store::dynamodb::https_client())
 }
 
 /// The environment a spawned server or function needs to reach `endpoint`

@@ -44,8 +44,9 @@ pub struct Settings {
     #[arg(long, env = "SEED_CREATE_TABLE")]
     pub create_table: bool,
 
-    /// Log filter: a level (`info`, `debug`) or tracing directives
-    /// (`ec2_server=debug,shared=debug`). `debug` logs one line per request.
+    /// Log filter: a level (`info`, `debug`), or a default level and
+    /// per-target levels (`warn,shared=debug`). `debug` logs one line per
+    /// request.
     #[arg(long, env = "SEED_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 

@@ -2,7 +2,9 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::configuration::LogFormat;
 
@@ -19,17 +21,21 @@ pub enum TelemetryError {
 
 /// Installs the global logger. Call once, before anything logs.
 pub fn init(level: &str, format: LogFormat) -> Result<(), TelemetryError> {
-    let filter = EnvFilter::try_new(level).map_err(|source| TelemetryError::InvalidFilter {
-        level: level.to_string(),
-        source,
-    })?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // Targets, not EnvFilter: the same `level,target=level` syntax without
+    // a regex engine in the binary.
+    let filter: Targets = level
+        .parse()
+        .map_err(|source| TelemetryError::InvalidFilter {
+            level: level.to_string(),
+            source,
+        })?;
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
+    let registry = tracing_subscriber::registry().with(filter);
     let installed = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => registry.with(layer).try_init(),
+        LogFormat::Json => registry.with(layer.json().flatten_event(true)).try_init(),
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)
 }

@@ -3,12 +3,28 @@
 //! events into an `http::Request`, with base64 bodies decoded; what remains
 //! is the path the client asked for and the response body's encoding.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, IntoResponse, Request, RequestExt, Response};
 use shared::SeedHandler;
 
+/// A response whose body is already in its final Lambda form (text, binary
+/// or empty, decided in [`serve`]). lambda_http's `IntoResponse` for a plain
+/// `Response<B>` would collect the body again and re-decode it by its
+/// Content-Type's charset, which costs a copy per invocation and brings
+/// encoding_rs (0.1 MB) into the bootstrap; this hands it over as it is.
+pub struct Answer(pub Response<Body>);
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+        Box::pin(std::future::ready(self.0))
+    }
+}
+
 /// Answers one event. Never fails: every failure is an HTTP answer.
-pub async fn serve(handler: &SeedHandler, request: Request) -> Response<Body> {
+pub async fn serve(handler: &SeedHandler, request: Request) -> Answer {
     let request_id = request
         .lambda_context_ref()
         .map(|context| context.request_id.clone());
@@ -24,11 +40,13 @@ pub async fn serve(handler: &SeedHandler, request: Request) -> Response<Body> {
         status = response.status().as_u16(),
         "invocation"
     );
-    response.map(|bytes| match String::from_utf8(Vec::from(bytes)) {
-        Ok(text) if text.is_empty() => Body::Empty,
-        Ok(text) => Body::Text(text),
-        Err(binary) => Body::Binary(binary.into_bytes()),
-    })
+    Answer(
+        response.map(|bytes| match String::from_utf8(Vec::from(bytes)) {
+            Ok(text) if text.is_empty() => Body::Empty,
+            Ok(text) => Body::Text(text),
+            Err(binary) => Body::Binary(binary.into_bytes()),
+        }),
+    )
 }
 
 /// The path as the client sent it, without an API Gateway stage: REST API

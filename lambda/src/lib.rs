@@ -21,9 +21,10 @@ use crate::configuration::Settings;
 /// DynamoDB: init stays short, and the first request reports any problem.
 pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, StoreError> {
     let store: Arc<dyn Store> = match &settings.table {
-        Some(table) => {
-            Arc::new(DynamoDbStore::from_environment(table.clone(), settings.store_timeout).await?)
-        }
+        Some(table) => Arc::new(DynamoDbStore::from_lambda_environment(
+            table.clone(),
+            settings.store_timeout,
+        )?),
         None => {
             tracing::warn!(
                 "SEED_TABLE is not set: this Lambda instance keeps its own seed in memory; \

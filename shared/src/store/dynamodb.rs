@@ -21,13 +21,16 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents, SharedHttpClient,
+};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use super::{Store, StoreError};
 use crate::seed::Seed;
@@ -56,11 +59,15 @@ impl DynamoDbStore {
     /// (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, profiles, instance or
     /// Lambda role). Sends nothing: call [`DynamoDbStore::check`] to find out
     /// whether the table can be reached.
+    #[cfg(feature = "aws-config")]
     pub async fn from_environment(
         table: impl Into<String>,
         call_timeout: Duration,
     ) -> Result<Self, StoreError> {
-        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https_client())
+            .load()
+            .await;
         if shared.region().is_none() {
             return Err(StoreError::Misconfigured(
                 "no AWS region is configured; set AWS_REGION (for example AWS_REGION=eu-west-1)"
@@ -72,6 +79,54 @@ impl DynamoDbStore {
             table,
             call_timeout,
         ))
+    }
+
+    /// Builds the store from the variables Lambda sets for every function:
+    /// `AWS_REGION` and the execution role's `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` (plus
+    /// `AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL`, if set). This is
+    /// what the full chain finds first on Lambda anyway; reading it directly
+    /// keeps the chain's other providers (and an STS client) out of the
+    /// bootstrap, which is 0.5 MB smaller for it. Sends nothing.
+    pub fn from_lambda_environment(
+        table: impl Into<String>,
+        call_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let region = variable("AWS_REGION")
+            .or_else(|| variable("AWS_DEFAULT_REGION"))
+            .ok_or_else(|| {
+                StoreError::Misconfigured(
+                    "no AWS region is configured; set AWS_REGION (Lambda sets it)".to_string(),
+                )
+            })?;
+        let (Some(key), Some(secret)) = (
+            variable("AWS_ACCESS_KEY_ID"),
+            variable("AWS_SECRET_ACCESS_KEY"),
+        ) else {
+            return Err(StoreError::Misconfigured(
+                "no AWS credentials in the environment; set AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's role)"
+                    .to_string(),
+            ));
+        };
+        let credentials = Credentials::new(
+            key,
+            secret,
+            variable("AWS_SESSION_TOKEN"),
+            None,
+            "lambda-environment",
+        );
+        let mut config = aws_sdk_dynamodb::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(credentials);
+        if let Some(endpoint) =
+            variable("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| variable("AWS_ENDPOINT_URL"))
+        {
+            config = config.endpoint_url(endpoint);
+        }
+        Ok(Self::new(config, table, call_timeout))
     }
 
     /// Builds the store from an SDK configuration made by the caller (tests
@@ -97,6 +152,7 @@ impl DynamoDbStore {
                     .build(),
             )
             .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .http_client(https_client())
             .interceptor(observer.clone())
             .build();
         DynamoDbStore {
@@ -387,4 +443,15 @@ impl Intercept for Observer {
         }
         Ok(())
     }
+}
+
+/// The SDK's HTTPS client: rustls with ring, and the system's root
+/// certificates. Chosen over the SDK's default (rustls with aws-lc), whose
+/// crypto library alone was 2 MB of the Lambda bootstrap. The SDK has no
+/// default client in this build: a DynamoDB client made elsewhere (a test's
+/// own) needs this one.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
