@@ -120,7 +120,8 @@ impl DynamoDbStore {
         let mut config = aws_sdk_dynamodb::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region))
-            .credentials_provider(credentials);
+            .credentials_provider(credentials)
+            .http_client(https_client());
         if let Some(endpoint) =
             variable("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| variable("AWS_ENDPOINT_URL"))
         {
@@ -130,8 +131,9 @@ impl DynamoDbStore {
     }
 
     /// Builds the store from an SDK configuration made by the caller (tests
-    /// point it at DynamoDB Local). The call timeout and retries set here
-    /// replace any in `config`.
+    /// point it at DynamoDB Local), which includes its HTTP client (this
+    /// build has no default one: use [`https_client`]). The call timeout and
+    /// retries set here replace any in `config`.
     pub fn new(
         config: aws_sdk_dynamodb::config::Builder,
         table: impl Into<String>,
@@ -152,7 +154,6 @@ impl DynamoDbStore {
                     .build(),
             )
             .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .http_client(https_client())
             .interceptor(observer.clone())
             .build();
         DynamoDbStore {
@@ -448,8 +449,8 @@ impl Intercept for Observer {
 /// The SDK's HTTPS client: rustls with ring, and the system's root
 /// certificates. Chosen over the SDK's default (rustls with aws-lc), whose
 /// crypto library alone was 2 MB of the Lambda bootstrap. The SDK has no
-/// default client in this build: a DynamoDB client made elsewhere (a test's
-/// own) needs this one.
+/// default client in this build, so every configuration a store or a test's
+/// own client is built from sets this one, once.
 pub fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
