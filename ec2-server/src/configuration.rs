@@ -138,8 +138,9 @@ impl Settings {
         &self,
         environment: Option<String>,
     ) -> Result<Option<(WriteToken, TokenSource)>, WriteTokenError> {
-        match (&self.write_token_file, environment) {
-            (Some(_), Some(_)) => Err(WriteTokenError::Ambiguous),
+        let (text, from, source) = match (&self.write_token_file, environment) {
+            (Some(_), Some(_)) => return Err(WriteTokenError::Ambiguous),
+            (None, None) => return Ok(None),
             (Some(path), None) => {
                 let text = std::fs::read_to_string(path).map_err(|source| {
                     WriteTokenError::Unreadable {
@@ -147,21 +148,17 @@ impl Settings {
                         source,
                     }
                 })?;
-                let token = WriteToken::new(&text).map_err(|source| WriteTokenError::Invalid {
-                    from: path.display().to_string(),
-                    source,
-                })?;
-                Ok(Some((token, TokenSource::File)))
+                (text, path.display().to_string(), TokenSource::File)
             }
-            (None, Some(text)) => {
-                let token = WriteToken::new(&text).map_err(|source| WriteTokenError::Invalid {
-                    from: "SEED_WRITE_TOKEN".to_string(),
-                    source,
-                })?;
-                Ok(Some((token, TokenSource::Environment)))
-            }
-            (None, None) => Ok(None),
-        }
+            (None, Some(text)) => (
+                text,
+                "SEED_WRITE_TOKEN".to_string(),
+                TokenSource::Environment,
+            ),
+        };
+        let token =
+            WriteToken::new(&text).map_err(|source| WriteTokenError::Invalid { from, source })?;
+        Ok(Some((token, source)))
     }
 
     pub fn listen_address(&self) -> SocketAddr {

@@ -19,7 +19,7 @@ use crate::configuration::Settings;
 /// Builds the handler for this instance: DynamoDB when a table is set, else
 /// the in-memory store with a warning on every cold start. Sends nothing to
 /// DynamoDB: init stays short, and the first request reports any problem.
-pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, StoreError> {
+pub fn build_handler(settings: &Settings) -> Result<SeedHandler, StoreError> {
     let store: Arc<dyn Store> = match &settings.table {
         Some(table) => Arc::new(DynamoDbStore::from_lambda_environment(
             table.clone(),

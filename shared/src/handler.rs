@@ -53,10 +53,6 @@ impl SeedHandler {
         self
     }
 
-    pub fn writes_are_protected(&self) -> bool {
-        self.write_token.is_some()
-    }
-
     /// Names this instance in an `X-Seed-Instance` header on every response.
     pub fn with_instance_name(mut self, name: &str) -> Result<Self, InvalidInstanceName> {
         let value = HeaderValue::from_str(name)

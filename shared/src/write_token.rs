@@ -51,13 +51,6 @@ impl fmt::Debug for WriteToken {
     }
 }
 
-impl std::str::FromStr for WriteToken {
-    type Err = InvalidWriteToken;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        WriteToken::new(text)
-    }
-}
-
 fn strip_bearer(value: &[u8]) -> Option<&[u8]> {
     let (scheme, rest) = value.split_at_checked(6)?;
     if !scheme.eq_ignore_ascii_case(b"bearer") {
