@@ -341,3 +341,66 @@ async fn a_slow_dynamodb_is_waited_for_within_the_bound_and_refused_beyond_it() 
         "after the slow spell: {value}"
     );
 }
+
+/// During an outage every request fails the same way; the log says so once,
+/// then summarises (at most once per 10 s), then says once that it is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_logged_at_a_bounded_rate_and_its_end_once() {
+    let mut dynamodb = PrivateDynamoDb::start();
+    let store = store_on_new_table(&dynamodb.endpoint(), "flood", DEFAULT_CALL_TIMEOUT).await;
+    let server = process::start_on_dynamodb(
+        &dynamodb.endpoint(),
+        store.table(),
+        &["--store-timeout", "1s"],
+    )
+    .await;
+    let service = Endpoint::new(format!("http://{}", server.address));
+    service.store("3").await;
+
+    dynamodb.stop();
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let service = service.clone();
+        clients.push(tokio::spawn(async move {
+            for _ in 0..25 {
+                let reply = service.get().await;
+                assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{reply:?}");
+            }
+        }));
+    }
+    for client in clients {
+        client.await.expect("a client of the outage");
+    }
+    let outage = started.elapsed();
+
+    dynamodb.restart();
+    assert_eq!(wait_until_served(&service).await, "3");
+    assert_eq!(service.get().await.text(), "3");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let first = server.logged(
+        "store call failed; until it answers again, failures are summarised once per interval",
+    );
+    let summaries = server.logged("store calls still failing");
+    let recovered = server.logged("store answers again");
+    assert_eq!(first.len(), 1, "200 failed requests: {first:?}");
+    assert!(
+        first[0]["error"]
+            .as_str()
+            .is_some_and(|error| error.starts_with("the store")),
+        "the first line gives the cause: {first:?}"
+    );
+    let allowed = outage.as_secs() / 10 + 1;
+    assert!(
+        summaries.len() as u64 <= allowed,
+        "{} summaries in {outage:?}: {summaries:?}",
+        summaries.len()
+    );
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    let failures = recovered[0]["failures"].as_u64().expect("a failure count");
+    assert!(
+        failures >= 200,
+        "the recovery line counts the failures: {recovered:?}"
+    );
+}

@@ -40,6 +40,22 @@ async fn posts_need_the_token_and_reads_stay_open() {
             "another scheme",
             vec![("authorization", "Basic correct-horse-battery")],
         ),
+        // Two credentials are refused, whichever comes first: servers and
+        // proxies disagree on which one counts.
+        (
+            "the token, then another",
+            vec![
+                ("authorization", "Bearer correct-horse-battery"),
+                ("authorization", "Bearer something-else"),
+            ],
+        ),
+        (
+            "the token twice",
+            vec![
+                ("authorization", "Bearer correct-horse-battery"),
+                ("authorization", "Bearer correct-horse-battery"),
+            ],
+        ),
     ] {
         let reply = server.send("POST", "/", &headers, "{\"num\": 5}").await;
         reply.assert_refusal(StatusCode::UNAUTHORIZED, what);

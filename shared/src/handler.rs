@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use crate::error::{ApiError, ALLOWED_METHODS};
 use crate::post_body::parse_post_body;
 use crate::seed::Seed;
+use crate::store::outage_log::{OutageLog, SUMMARY_INTERVAL};
 use crate::store::Store;
 use crate::write_token::WriteToken;
 use crate::{BodyReadTimedOut, MAX_BODY_BYTES};
@@ -29,6 +30,7 @@ pub const INSTANCE_HEADER: &str = "x-seed-instance";
 #[derive(Clone)]
 pub struct SeedHandler {
     store: Arc<dyn Store>,
+    outage_log: Arc<OutageLog>,
     instance_name: Option<HeaderValue>,
     write_token: Option<WriteToken>,
 }
@@ -41,6 +43,7 @@ pub struct InvalidInstanceName(pub String);
 impl SeedHandler {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
+            outage_log: Arc::new(OutageLog::new(store.kind(), SUMMARY_INTERVAL)),
             store,
             instance_name: None,
             write_token: None,
@@ -87,11 +90,7 @@ impl SeedHandler {
             Ok(response) => response,
             Err(error) => {
                 if let Some(cause) = error.store_error() {
-                    if cause.needs_operator() {
-                        tracing::error!(store = self.store.kind(), error = %cause, "store call failed");
-                    } else {
-                        tracing::warn!(store = self.store.kind(), error = %cause, "store call failed");
-                    }
+                    self.outage_log.failure(cause);
                 }
                 error.into_response()
             }
@@ -135,8 +134,11 @@ impl SeedHandler {
             }
             Method::POST => {
                 if let Some(token) = &self.write_token {
-                    let presented = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
-                    if !token.authorizes(presented) {
+                    // Two credentials are refused, not resolved: servers and
+                    // proxies disagree on which one counts.
+                    let mut presented = headers.get_all(AUTHORIZATION).iter();
+                    let first = presented.next().map(HeaderValue::as_bytes);
+                    if presented.next().is_some() || !token.authorizes(first) {
                         return Err(ApiError::Unauthorized);
                     }
                 }
@@ -149,6 +151,7 @@ impl SeedHandler {
                         ApiError::StoreUnavailable(cause)
                     }
                 })?;
+                self.outage_log.success();
                 Ok(seed_response(&seed))
             }
             Method::OPTIONS => {
@@ -164,7 +167,9 @@ impl SeedHandler {
     }
 
     async fn get(&self) -> Result<Seed, ApiError> {
-        self.store.get().await.map_err(ApiError::StoreUnavailable)
+        let seed = self.store.get().await.map_err(ApiError::StoreUnavailable)?;
+        self.outage_log.success();
+        Ok(seed)
     }
 }
 

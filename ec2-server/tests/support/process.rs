@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -13,6 +14,8 @@ pub struct ServerProcess {
     pub address: SocketAddr,
     /// Every log line up to and including the one that gave the address.
     pub startup_log: Vec<String>,
+    /// Every log line after those, as they arrive.
+    pub later_log: Arc<Mutex<Vec<String>>>,
 }
 
 /// Starts the binary on a free port with JSON logs and waits until it
@@ -47,15 +50,33 @@ pub async fn start(flags: &[&str], env: &[(&str, &str)]) -> ServerProcess {
     .await
     .expect("the server listens within 20 s");
     // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let later_log = Arc::new(Mutex::new(Vec::new()));
+    let collected = Arc::clone(&later_log);
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            collected.lock().expect("log lines").push(line);
+        }
+    });
     ServerProcess {
         child,
         address,
         startup_log,
+        later_log,
     }
 }
 
 impl ServerProcess {
+    /// The log lines after start-up whose message is `message`.
+    pub fn logged(&self, message: &str) -> Vec<serde_json::Value> {
+        self.later_log
+            .lock()
+            .expect("log lines")
+            .iter()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|entry| entry["message"] == message)
+            .collect()
+    }
+
     pub fn signal(&self, signal: &str) {
         let pid = self.child.id().expect("the server is running");
         let status = std::process::Command::new("kill")

@@ -8,6 +8,7 @@ use crate::seed::Seed;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod memory;
+pub mod outage_log;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoDbStore;

@@ -1,0 +1,177 @@
+//! Store failures, logged at a bounded rate. During an outage every request
+//! fails the same way, and a line per request floods the log (37,907 lines,
+//! 19 MB, in 9.5 s of a DynamoDB outage were measured) and hides everything
+//! else. So the first failure is logged with its cause, then at most one
+//! summary per interval with a count and the latest cause, and the recovery
+//! once, with how long the outage lasted.
+//!
+//! The success path costs one relaxed atomic load: the lock is taken only
+//! while an outage is under way.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::store::StoreError;
+
+/// How often, at most, an outage is summarised in the log.
+pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What [`OutageLog`] wrote for one event, for its tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Logged {
+    /// The first failure of an outage, with its cause.
+    FirstFailure,
+    /// A summary: this many failures since the last line.
+    Summary { failures: u64 },
+    /// Counted, not written.
+    Nothing,
+    /// The store answers again after this many failures in all.
+    Recovered { failures: u64 },
+}
+
+pub struct OutageLog {
+    store: &'static str,
+    interval: Duration,
+    in_outage: AtomicBool,
+    outage: Mutex<Option<Outage>>,
+}
+
+struct Outage {
+    started: Instant,
+    last_line: Instant,
+    since_last_line: u64,
+    total: u64,
+}
+
+impl OutageLog {
+    pub fn new(store: &'static str, interval: Duration) -> Self {
+        OutageLog {
+            store,
+            interval,
+            in_outage: AtomicBool::new(false),
+            outage: Mutex::new(None),
+        }
+    }
+
+    /// Records a failed store call.
+    pub fn failure(&self, cause: &StoreError) -> Logged {
+        self.failure_at(cause, Instant::now())
+    }
+
+    /// Records a store call that answered.
+    pub fn success(&self) -> Logged {
+        if !self.in_outage.load(Ordering::Relaxed) {
+            return Logged::Nothing;
+        }
+        self.success_at(Instant::now())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Outage>> {
+        // A panic while holding this lock leaves plain counters behind.
+        self.outage
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn failure_at(&self, cause: &StoreError, now: Instant) -> Logged {
+        let mut outage = self.lock();
+        let Some(current) = outage.as_mut() else {
+            *outage = Some(Outage {
+                started: now,
+                last_line: now,
+                since_last_line: 0,
+                total: 1,
+            });
+            self.in_outage.store(true, Ordering::Relaxed);
+            let summary_interval = self.interval;
+            if cause.needs_operator() {
+                tracing::error!(store = self.store, error = %cause, ?summary_interval,
+                    "store call failed; until it answers again, failures are summarised once per interval");
+            } else {
+                tracing::warn!(store = self.store, error = %cause, ?summary_interval,
+                    "store call failed; until it answers again, failures are summarised once per interval");
+            }
+            return Logged::FirstFailure;
+        };
+        current.total += 1;
+        current.since_last_line += 1;
+        if now.duration_since(current.last_line) < self.interval {
+            return Logged::Nothing;
+        }
+        let failures = current.since_last_line;
+        let seconds = now.duration_since(current.last_line).as_secs();
+        current.last_line = now;
+        current.since_last_line = 0;
+        if cause.needs_operator() {
+            tracing::error!(store = self.store, failures, seconds, latest_error = %cause,
+                "store calls still failing");
+        } else {
+            tracing::warn!(store = self.store, failures, seconds, latest_error = %cause,
+                "store calls still failing");
+        }
+        Logged::Summary { failures }
+    }
+
+    pub fn success_at(&self, now: Instant) -> Logged {
+        let mut outage = self.lock();
+        let Some(ended) = outage.take() else {
+            return Logged::Nothing;
+        };
+        self.in_outage.store(false, Ordering::Relaxed);
+        let outage_millis = now.duration_since(ended.started).as_millis() as u64;
+        tracing::info!(
+            store = self.store,
+            failures = ended.total,
+            outage_millis,
+            "store answers again"
+        );
+        Logged::Recovered {
+            failures: ended.total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreachable() -> StoreError {
+        StoreError::Unreachable("connection refused".to_string())
+    }
+
+    #[test]
+    fn an_outage_is_one_line_then_a_summary_per_interval_then_one_recovery() {
+        let log = OutageLog::new("test", Duration::from_secs(10));
+        let start = Instant::now();
+        assert_eq!(log.success_at(start), Logged::Nothing);
+        assert_eq!(log.failure_at(&unreachable(), start), Logged::FirstFailure);
+        // A thousand failures within the interval write nothing more.
+        for n in 1..=1000u64 {
+            let at = start + Duration::from_millis(n * 9);
+            assert_eq!(log.failure_at(&unreachable(), at), Logged::Nothing);
+        }
+        assert_eq!(
+            log.failure_at(&unreachable(), start + Duration::from_secs(10)),
+            Logged::Summary { failures: 1001 }
+        );
+        assert_eq!(
+            log.failure_at(&unreachable(), start + Duration::from_secs(11)),
+            Logged::Nothing
+        );
+        assert_eq!(
+            log.success_at(start + Duration::from_secs(12)),
+            Logged::Recovered { failures: 1003 }
+        );
+        // Recovery is logged once; the next outage starts afresh.
+        assert_eq!(
+            log.success_at(start + Duration::from_secs(13)),
+            Logged::Nothing
+        );
+        assert_eq!(log.success(), Logged::Nothing);
+        assert_eq!(
+            log.failure_at(&unreachable(), start + Duration::from_secs(14)),
+            Logged::FirstFailure
+        );
+    }
+}
