@@ -28,29 +28,42 @@ pub struct RawResponse {
 /// Reads one response with a `Content-Length` body, failing the test if it
 /// does not arrive within `within`.
 pub async fn read_response(stream: &mut TcpStream, within: Duration) -> RawResponse {
+    try_read_response(stream, within)
+        .await
+        .unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// Reads one response, or says why there was none (closed, timed out,
+/// malformed): for tests that count lost requests instead of stopping at
+/// the first.
+pub async fn try_read_response(
+    stream: &mut TcpStream,
+    within: Duration,
+) -> Result<RawResponse, String> {
     tokio::time::timeout(within, read_response_inner(stream))
         .await
-        .unwrap_or_else(|_| panic!("no complete response within {within:?}"))
+        .unwrap_or_else(|_| Err(format!("no complete response within {within:?}")))
 }
 
 /// Reads exactly one response and nothing after it, so that pipelined
 /// responses can be read one by one: the head a byte at a time, then the
 /// body by its `Content-Length`.
-async fn read_response_inner(stream: &mut TcpStream) -> RawResponse {
+async fn read_response_inner(stream: &mut TcpStream) -> Result<RawResponse, String> {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
-        let read = stream.read(&mut byte).await.unwrap_or_else(|error| {
-            panic!(
+        let read = stream.read(&mut byte).await.map_err(|error| {
+            format!(
                 "reading the response failed after {:?}: {error}",
                 String::from_utf8_lossy(&head)
             )
-        });
-        assert!(
-            read > 0,
-            "connection closed before a response: {:?}",
-            String::from_utf8_lossy(&head)
-        );
+        })?;
+        if read == 0 {
+            return Err(format!(
+                "connection closed before a response: {:?}",
+                String::from_utf8_lossy(&head)
+            ));
+        }
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head).to_string();
@@ -58,7 +71,7 @@ async fn read_response_inner(stream: &mut TcpStream) -> RawResponse {
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {head:?}"));
+        .ok_or_else(|| format!("no status line in {head:?}"))?;
     let length: usize = head
         .lines()
         .find_map(|line| {
@@ -72,8 +85,17 @@ async fn read_response_inner(stream: &mut TcpStream) -> RawResponse {
     stream
         .read_exact(&mut body)
         .await
-        .expect("reading the body");
-    RawResponse { status, head, body }
+        .map_err(|error| format!("reading the body after {head:?}: {error}"))?;
+    Ok(RawResponse { status, head, body })
+}
+
+impl RawResponse {
+    /// Whether the server said it will close the connection after this.
+    pub fn says_close(&self) -> bool {
+        self.head
+            .to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n")
+    }
 }
 
 /// Whether the server closes the connection within `within` (reading nothing

@@ -90,6 +90,25 @@ impl Replica {
         std::net::SocketAddr::from(([127, 0, 0, 1], port))
     }
 
+    /// Whether instance `name`'s process is still alive.
+    pub fn instance_running(&self, name: &str) -> bool {
+        std::fs::read_to_string(self.dir.join(format!("{name}.pid")))
+            .ok()
+            .is_some_and(|pid| Path::new(&format!("/proc/{}", pid.trim())).exists())
+    }
+
+    /// Waits until instance `name`'s process has exited.
+    pub fn wait_for_exit(&self, name: &str, within: Duration) {
+        let started = Instant::now();
+        while self.instance_running(name) {
+            assert!(
+                started.elapsed() < within,
+                "instance {name} still runs after {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// HAProxy's view of instance `name`: "UP", "DOWN", ...
     pub fn balancer_state(&self, name: &str) -> String {
         let csv = Command::new("python3")

@@ -69,8 +69,17 @@ pub struct Settings {
     #[arg(long, env = "SEED_IDLE_TIMEOUT", value_parser = parse_duration, default_value = "75s")]
     pub idle_timeout: Duration,
 
-    /// On SIGTERM or SIGINT, how long in-flight requests may take to finish
-    /// before the server exits anyway.
+    /// On SIGTERM or SIGINT, how long to keep serving as a lame duck before
+    /// draining: health checks from a load balancer (User-Agent
+    /// ELB-HealthChecker/...) get 503 and every response says Connection:
+    /// close, so the balancer stops routing here before the server stops
+    /// accepting. Set it above the time the balancer's health check takes to
+    /// mark a target down (the EC2 stack's unit sets 30s); 0s stops at once.
+    #[arg(long, env = "SEED_SHUTDOWN_DELAY", value_parser = parse_delay, default_value = "0s")]
+    pub shutdown_delay: Duration,
+
+    /// On SIGTERM or SIGINT, after the shutdown delay, how long in-flight
+    /// requests may take to finish before the server exits anyway.
     #[arg(long, env = "SEED_SHUTDOWN_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
     pub shutdown_timeout: Duration,
 
@@ -173,12 +182,17 @@ impl Settings {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text)
-        .map_err(|error| format!("{error}; write a duration such as 500ms, 10s or 2m"))?;
+    let duration = parse_delay(text)?;
     if duration.is_zero() {
         return Err("must be longer than zero".to_string());
     }
     Ok(duration)
+}
+
+/// A duration that may be zero (no delay).
+fn parse_delay(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{error}; write a duration such as 500ms, 10s or 2m"))
 }
 
 #[cfg(test)]
@@ -205,6 +219,15 @@ mod tests {
         assert_eq!(settings.body_read_timeout, Duration::from_millis(500));
         assert!(Settings::try_parse_from(["ec2-server", "--idle-timeout", "0s"]).is_err());
         assert!(Settings::try_parse_from(["ec2-server", "--idle-timeout", "soon"]).is_err());
+    }
+
+    #[test]
+    fn the_shutdown_delay_is_off_by_default_and_may_be_zero() {
+        let settings = Settings::try_parse_from(["ec2-server"]).unwrap();
+        assert_eq!(settings.shutdown_delay, Duration::ZERO);
+        let settings = Settings::try_parse_from(["ec2-server", "--shutdown-delay", "30s"]).unwrap();
+        assert_eq!(settings.shutdown_delay, Duration::from_secs(30));
+        assert!(Settings::try_parse_from(["ec2-server", "--shutdown-delay", "later"]).is_err());
     }
 
     #[test]

@@ -8,11 +8,20 @@
 //! limits are kept here instead, per phase of the connection:
 //!
 //! - idle (between requests): `idle_timeout`, then a graceful close;
-//! - reading headers (from the first byte of a request to the handler being
-//!   called): `header_read_timeout`, then the connection is dropped;
+//! - reading headers (from the first byte of a request, or from the accept
+//!   for a connection's first request, to the handler being called):
+//!   `header_read_timeout`, then the connection is dropped. A connection
+//!   that never sends a byte is a slow client, not an idle one: otherwise
+//!   silent connections hold their slots for the idle limit;
 //! - reading the body: `body_read_timeout`, enforced by [`DeadlineBody`],
 //!   which the handler answers with 408;
 //! - handling: no limit here; the store bounds its own calls.
+//!
+//! A request head larger than [`MAX_HEADER_BYTES`] is answered `431` and the
+//! connection closed. hyper's own buffer limit would answer a bare `431`
+//! with no JSON body and no `Connection: close`, so the limit is enforced
+//! here, below hyper, with hyper's buffer limit set above it as a backstop.
+//! It bounds the memory one connection can make the server hold.
 //!
 //! Closing is "lingering", as nginx does it: when a response was sent before
 //! the request body was read (a 413, a 408), the client may still be
@@ -23,7 +32,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -33,7 +42,10 @@ use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use shared::ApiError;
 use shared::BodyReadTimedOut;
+
+use crate::request::{self, LeftoverBody};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -51,9 +63,38 @@ pub struct ConnectionLimits {
 /// sends, so it can read the response before the connection goes away.
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
 
-const IDLE: u8 = 0;
-const READING_HEADERS: u8 = 1;
-const HANDLING: u8 = 2;
+/// The largest request head (request line and headers) read, in bytes:
+/// nginx allows 32 KiB by default (4 × 8 KiB buffers), an ALB 64 KiB of
+/// headers. Longer heads get `431`.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// hyper's read buffer limit: above [`MAX_HEADER_BYTES`], so that this
+/// module's limit answers first, and it bounds the buffer a connection holds.
+pub const READ_BUFFER_BYTES: usize = MAX_HEADER_BYTES + 8 * 1024;
+
+/// What a connection is doing; each phase has its own time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Phase {
+    /// Between requests.
+    Idle = 0,
+    /// From the first byte of a request (or the accept) until the handler
+    /// is called.
+    ReadingHeaders = 1,
+    /// From the handler being called until the response is sent; the body
+    /// and the store have limits of their own.
+    Handling = 2,
+}
+
+impl Phase {
+    fn from_u8(value: u8) -> Phase {
+        match value {
+            0 => Phase::Idle,
+            1 => Phase::ReadingHeaders,
+            _ => Phase::Handling,
+        }
+    }
+}
 
 /// What a connection is doing and since when, shared between the socket
 /// wrapper, the service and the watchdog (all in the connection's one task).
@@ -64,9 +105,11 @@ struct Activity {
 }
 
 impl Activity {
+    /// A new connection waits for its first request's first byte under the
+    /// header-read limit.
     fn new() -> Self {
         Activity {
-            phase: AtomicU8::new(IDLE),
+            phase: AtomicU8::new(Phase::ReadingHeaders as u8),
             since_millis: AtomicU64::new(0),
             origin: Instant::now(),
         }
@@ -80,64 +123,85 @@ impl Activity {
         self.origin + Duration::from_millis(self.since_millis.load(Ordering::Relaxed))
     }
 
+    fn phase(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Relaxed))
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        self.phase.store(phase as u8, Ordering::Relaxed);
+    }
+
+    /// Bytes arrived; on an idle connection they start a request.
     fn bytes_arrived(&self) {
-        if self.phase.load(Ordering::Relaxed) == IDLE {
+        if self.phase() == Phase::Idle {
             self.since_millis
                 .store(self.now_millis(), Ordering::Relaxed);
-            self.phase.store(READING_HEADERS, Ordering::Relaxed);
+            self.set_phase(Phase::ReadingHeaders);
         }
     }
 
     fn request_started(&self) {
-        self.phase.store(HANDLING, Ordering::Relaxed);
+        self.set_phase(Phase::Handling);
     }
 
     fn response_finished(&self) {
         self.since_millis
             .store(self.now_millis(), Ordering::Relaxed);
-        self.phase.store(IDLE, Ordering::Relaxed);
+        self.set_phase(Phase::Idle);
     }
 
     /// When the current phase runs out, and what the phase is.
-    fn deadline(&self, limits: &ConnectionLimits) -> (u8, Instant) {
-        let phase = self.phase.load(Ordering::Relaxed);
+    fn deadline(&self, limits: &ConnectionLimits) -> (Phase, Instant) {
+        let phase = self.phase();
         let deadline = match phase {
-            IDLE => self.since() + limits.idle_timeout,
-            READING_HEADERS => self.since() + limits.header_read_timeout,
+            Phase::Idle => self.since() + limits.idle_timeout,
+            Phase::ReadingHeaders => self.since() + limits.header_read_timeout,
             // Re-check now and then: the phase ends without waking us.
-            _ => Instant::now() + limits.header_read_timeout.min(limits.idle_timeout),
+            Phase::Handling => Instant::now() + limits.header_read_timeout.min(limits.idle_timeout),
         };
         (phase, deadline)
     }
 }
 
 /// Serves one accepted connection until the client closes it, a limit runs
-/// out, or a drain requested through `shutdown` completes.
+/// out, or a drain requested through `shutdown` completes. While
+/// `lame_duck` is set, requests are answered as [`request::answer`] says.
 pub async fn serve<S, F, B>(
     stream: TcpStream,
     service: S,
     limits: ConnectionLimits,
+    lame_duck: Arc<AtomicBool>,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    S: Fn(Request<DeadlineBody>) -> F + Send + 'static,
+    S: Fn(Request<DeadlineBody>) -> F + Send + Sync + 'static,
     F: Future<Output = Response<B>> + Send + 'static,
-    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B: Body<Data = Bytes> + From<Bytes> + Unpin + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(WatchedStream {
         inner: stream,
         activity: Arc::clone(&activity),
+        head_bytes: 0,
+        refusal: None,
         closing: None,
     });
     let service_activity = Arc::clone(&activity);
+    let service = Arc::new(service);
     let hyper_service = hyper::service::service_fn(move |request: Request<Incoming>| {
         service_activity.request_started();
-        let request = request.map(|body| DeadlineBody::new(body, limits.body_read_timeout));
+        let leftover = LeftoverBody::for_request(&request);
+        let request =
+            request.map(|body| DeadlineBody::new(body, limits.body_read_timeout, leftover.clone()));
         let activity = Arc::clone(&service_activity);
-        let response = service(request);
+        let answer = request::answer(
+            request,
+            Arc::clone(&service),
+            leftover,
+            lame_duck.load(Ordering::Relaxed),
+        );
         async move {
-            let response = response.await;
+            let response = answer.await;
             Ok::<_, std::convert::Infallible>(response.map(|body| FinishOnDrop {
                 inner: body,
                 activity,
@@ -148,6 +212,7 @@ pub async fn serve<S, F, B>(
     let mut connection = pin!(hyper::server::conn::http1::Builder::new()
         // The limits above replace hyper's own header timer.
         .header_read_timeout(None)
+        .max_buf_size(READ_BUFFER_BYTES)
         .serve_connection(io, hyper_service));
 
     let mut draining = *shutdown.borrow();
@@ -179,19 +244,19 @@ pub async fn serve<S, F, B>(
                     continue;
                 }
                 match phase {
-                    IDLE if !draining => {
+                    Phase::Idle if !draining => {
                         tracing::debug!("closing an idle connection");
                         connection.as_mut().graceful_shutdown();
                         draining = true;
                         // Still idle at the next check: give up on it.
                         timer.as_mut().reset(deadline);
                     }
-                    IDLE => return,
-                    READING_HEADERS => {
+                    Phase::Idle => return,
+                    Phase::ReadingHeaders => {
                         tracing::debug!("client too slow sending request headers; disconnecting");
                         return;
                     }
-                    _ => timer.as_mut().reset(next_check(deadline)),
+                    Phase::Handling => timer.as_mut().reset(next_check(deadline)),
                 }
             }
             changed = drain_requested.as_mut(), if !draining => {
@@ -204,12 +269,40 @@ pub async fn serve<S, F, B>(
     }
 }
 
-/// The socket, reporting the first bytes of each request to the watchdog and
-/// closing with a linger.
+/// The socket, reporting the first bytes of each request to the watchdog,
+/// holding request heads to [`MAX_HEADER_BYTES`], and closing with a linger.
 struct WatchedStream {
     inner: TcpStream,
     activity: Arc<Activity>,
+    /// Bytes read since the current request's head began.
+    head_bytes: usize,
+    /// The `431` being written, and how much of it is sent.
+    refusal: Option<(Bytes, usize)>,
     closing: Option<Closing>,
+}
+
+impl WatchedStream {
+    /// Writes the `431`, closes with a linger, then fails the read so that
+    /// hyper ends the connection without answering on its own.
+    fn poll_refuse(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some((response, sent)) = &mut self.refusal {
+            while *sent < response.len() {
+                match std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &response[*sent..]))
+                {
+                    Ok(0) | Err(_) => {
+                        *sent = response.len();
+                        break;
+                    }
+                    Ok(written) => *sent += written,
+                }
+            }
+        }
+        std::task::ready!(Pin::new(&mut *self).poll_shutdown(cx))?;
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "request head over the size limit: answered 431",
+        )))
+    }
 }
 
 struct Closing {
@@ -223,10 +316,48 @@ impl AsyncRead for WatchedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.bytes_arrived();
+        let this = &mut *self;
+        if this.refusal.is_some() {
+            return this.poll_refuse(cx);
+        }
+        let phase = this.activity.phase();
+        if phase == Phase::Handling {
+            // A body (or a pipelined request, read ahead): not a head.
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        if phase == Phase::Idle {
+            this.head_bytes = 0;
+        }
+        // hyper asks for more while the head is incomplete: the head did not
+        // fit in the limit.
+        if this.head_bytes >= MAX_HEADER_BYTES {
+            tracing::debug!(
+                limit = MAX_HEADER_BYTES,
+                "request head too large; answering 431"
+            );
+            let response =
+                request::serialize(ApiError::HeadersTooLarge(MAX_HEADER_BYTES).into_response());
+            this.refusal = Some((response, 0));
+            return this.poll_refuse(cx);
+        }
+        // Never hand hyper more of a head than the limit.
+        let allowed = MAX_HEADER_BYTES - this.head_bytes;
+        let read = if buf.remaining() > allowed {
+            // Rare (a head already near the limit): a copy, not unsafe code.
+            let mut scratch = vec![0u8; allowed];
+            let mut limited = ReadBuf::new(&mut scratch);
+            let result = Pin::new(&mut this.inner).poll_read(cx, &mut limited);
+            buf.put_slice(limited.filled());
+            (result, limited.filled().len())
+        } else {
+            let before = buf.filled().len();
+            let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+            (result, buf.filled().len() - before)
+        };
+        let (result, count) = read;
+        if count > 0 {
+            this.head_bytes += count;
+            this.activity.bytes_arrived();
         }
         result
     }
@@ -289,19 +420,37 @@ impl AsyncWrite for WatchedStream {
 
 /// A request body that fails with [`BodyReadTimedOut`] when the client has not
 /// sent all of it within the limit. The clock starts with the request.
+///
+/// Dropped unfinished (a refusal that did not read it), it hands the rest of
+/// the body to `leftover` instead of letting hyper see it dropped: hyper
+/// would then close the connection silently unless the whole body happened
+/// to be buffered already.
 pub struct DeadlineBody {
-    inner: Incoming,
+    /// `None` only after drop has handed it on.
+    inner: Option<Incoming>,
     deadline: Instant,
     /// Created only when the body is actually awaited: most requests are GETs.
     timer: Option<Pin<Box<Sleep>>>,
+    leftover: Option<LeftoverBody>,
 }
 
 impl DeadlineBody {
-    fn new(inner: Incoming, limit: Duration) -> Self {
+    fn new(inner: Incoming, limit: Duration, leftover: Option<LeftoverBody>) -> Self {
         DeadlineBody {
-            inner,
+            inner: Some(inner),
             deadline: Instant::now() + limit,
             timer: None,
+            leftover,
+        }
+    }
+}
+
+impl Drop for DeadlineBody {
+    fn drop(&mut self) {
+        if let (Some(inner), Some(leftover)) = (self.inner.take(), &self.leftover) {
+            if !inner.is_end_stream() {
+                leftover.keep(inner, self.deadline);
+            }
         }
     }
 }
@@ -315,7 +464,10 @@ impl Body for DeadlineBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
             Poll::Pending => {
                 let deadline = this.deadline;
@@ -331,11 +483,13 @@ impl Body for DeadlineBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Incoming::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ pub struct Application {
     address: SocketAddr,
     handler: SeedHandler,
     limits: ConnectionLimits,
+    shutdown_delay: Duration,
     shutdown_timeout: Duration,
     max_connections: usize,
     token_source: Option<TokenSource>,
@@ -86,6 +88,7 @@ impl Application {
                 body_read_timeout: settings.body_read_timeout,
                 idle_timeout: settings.idle_timeout,
             },
+            shutdown_delay: settings.shutdown_delay,
             shutdown_timeout: settings.shutdown_timeout,
             max_connections: settings.max_connections as usize,
             token_source,
@@ -100,26 +103,43 @@ impl Application {
         self.address.port()
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets open
-    /// connections finish their requests for up to the shutdown timeout, and
-    /// returns.
+    /// Serves until `shutdown` completes; then, for the shutdown delay, is a
+    /// lame duck (still serving, but failing the balancer's health checks and
+    /// closing each connection after its response) so that the balancer stops
+    /// routing here before anything is refused; then stops accepting, lets
+    /// open connections finish their requests for up to the shutdown timeout,
+    /// and returns.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) {
         let Application {
             listener,
             address,
             handler,
             limits,
+            shutdown_delay,
             shutdown_timeout,
             max_connections,
             token_source: _,
         } = self;
+        let lame_duck = Arc::new(AtomicBool::new(false));
+        let lame_duck_then_stop = {
+            let lame_duck = Arc::clone(&lame_duck);
+            async move {
+                shutdown.await;
+                if !shutdown_delay.is_zero() {
+                    lame_duck.store(true, Ordering::Relaxed);
+                    tracing::info!(delay = ?shutdown_delay,
+                        "shutting down: failing health checks and closing connections after each response until the delay ends");
+                    tokio::time::sleep(shutdown_delay).await;
+                }
+            }
+        };
         let service = warp::service(seed_routes(handler));
         let (drain_tx, drain_rx) = watch::channel(false);
         // Each connection task holds a sender; recv() returns None when the
         // last one has finished.
         let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
         let slots = Arc::new(Semaphore::new(max_connections));
-        let mut shutdown = std::pin::pin!(shutdown);
+        let mut shutdown = std::pin::pin!(lame_duck_then_stop);
 
         tracing::info!(%address, "listening");
         loop {
@@ -161,8 +181,9 @@ impl Application {
             };
             let drain = drain_rx.clone();
             let open = open_tx.clone();
+            let lame_duck = Arc::clone(&lame_duck);
             tokio::spawn(async move {
-                connection::serve(stream, request_service, limits, drain).await;
+                connection::serve(stream, request_service, limits, lame_duck, drain).await;
                 drop(slot);
                 drop(open);
             });
@@ -261,6 +282,7 @@ pub fn log_configuration(settings: &Settings, application: &Application) {
         header_read_timeout = ?settings.header_read_timeout,
         body_read_timeout = ?settings.body_read_timeout,
         idle_timeout = ?settings.idle_timeout,
+        shutdown_delay = ?settings.shutdown_delay,
         shutdown_timeout = ?settings.shutdown_timeout,
         max_connections = settings.max_connections,
         version = env!("CARGO_PKG_VERSION"),

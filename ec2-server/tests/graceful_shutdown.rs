@@ -1,8 +1,9 @@
-//! SIGTERM and SIGINT: stop accepting, finish in-flight requests, exit 0.
+//! SIGTERM and SIGINT: with a shutdown delay, serve as a lame duck first;
+//! then stop accepting, finish in-flight requests, exit 0.
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use contract_tests::raw;
 use support::process;
@@ -94,4 +95,83 @@ async fn a_request_that_never_finishes_is_abandoned_after_the_shutdown_timeout()
         .expect("the shutdown timeout bounds the drain")
         .expect("waiting for the server");
     assert!(status.success(), "{status:?}");
+}
+
+const HEALTH_CHECK: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: 10.0.0.1\r\nUser-Agent: ELB-HealthChecker/2.0\r\n\r\n";
+const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// For the shutdown delay the server keeps serving and accepting, but fails
+/// the balancer's health checks and closes each connection after its
+/// response, so the balancer stops routing to it and its pooled connections
+/// wind down before the server stops accepting.
+#[tokio::test]
+async fn with_a_shutdown_delay_a_lame_duck_fails_health_checks_and_keeps_serving() {
+    let mut server = process::start(&["--shutdown-delay", "2s"], &[]).await;
+    let mut pooled = raw::connect(server.address).await;
+    assert!(raw::write_lossy(&mut pooled, HEALTH_CHECK).await);
+    let before = raw::read_response(&mut pooled, Duration::from_secs(5)).await;
+    assert_eq!(
+        before.status, 200,
+        "a health check before the signal: {before:?}"
+    );
+    assert!(!before.says_close(), "{before:?}");
+
+    server.signal("TERM");
+    let signalled = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A request on a connection opened before: served, and told to close.
+    assert!(
+        raw::write_lossy(
+            &mut pooled,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{\"num\": 8}"
+        )
+        .await
+    );
+    let stored = raw::read_response(&mut pooled, Duration::from_secs(5)).await;
+    assert_eq!(
+        (stored.status, &stored.body[..]),
+        (200, &b"8"[..]),
+        "{stored:?}"
+    );
+    assert!(
+        stored.says_close(),
+        "a lame duck closes after each response: {stored:?}"
+    );
+    assert!(raw::closes_within(&mut pooled, Duration::from_secs(3)).await);
+
+    // New connections are still accepted: health checks fail, users are served.
+    let mut checker = raw::connect(server.address).await;
+    assert!(raw::write_lossy(&mut checker, HEALTH_CHECK).await);
+    let check = raw::read_response(&mut checker, Duration::from_secs(5)).await;
+    assert_eq!(
+        check.status, 503,
+        "a health check during the delay: {check:?}"
+    );
+    assert!(check.says_close(), "{check:?}");
+    let error: serde_json::Value = serde_json::from_slice(&check.body).expect("a JSON error");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("shutting down")),
+        "{error}"
+    );
+
+    let mut user = raw::connect(server.address).await;
+    assert!(raw::write_lossy(&mut user, GET).await);
+    let read = raw::read_response(&mut user, Duration::from_secs(5)).await;
+    assert_eq!((read.status, &read.body[..]), (200, &b"8"[..]), "{read:?}");
+    assert!(read.says_close(), "{read:?}");
+
+    let status = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .expect("the server exits after the delay")
+        .expect("waiting for the server");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "exited {:?} after SIGTERM, before the 2 s delay",
+        signalled.elapsed()
+    );
 }

@@ -226,3 +226,157 @@ async fn the_checker_fails_on_instances_with_separate_memory_stores_and_says_why
         "the stale instance's answer is shown: {rendered}"
     );
 }
+
+/// Refusals the handler makes without reading the body, each with the status
+/// it must get: the request line, then the status.
+const REFUSED_UNREAD: [(&str, u16); 5] = [
+    ("PUT / HTTP/1.1", 405),
+    ("DELETE / HTTP/1.1", 405),
+    ("POST /elsewhere HTTP/1.1", 404),
+    ("GET / HTTP/1.1", 200),  // a GET with a body: answered, body unread
+    ("POST / HTTP/1.1", 401), // no write token
+];
+
+/// One user's keep-alive connection: `requests` requests, every fifth a
+/// refusal whose body arrives 20 ms after its headers. Returns how many
+/// requests were lost (no answer, or not the answer the request calls for).
+async fn keep_alive_user(
+    address: std::net::SocketAddr,
+    requests: usize,
+    user: usize,
+) -> Vec<String> {
+    let body = "{\"num\": 1}";
+    let mut lost = Vec::new();
+    let mut stream = raw::connect(address).await;
+    for n in 0..requests {
+        let (head, late_body, expected) = if n % 5 == 4 {
+            let (line, status) = REFUSED_UNREAD[(n / 5 + user) % REFUSED_UNREAD.len()];
+            let head = format!(
+                "{line}\r\nHost: seed\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            (head, Some(body), status)
+        } else {
+            (
+                "GET / HTTP/1.1\r\nHost: seed\r\n\r\n".to_string(),
+                None,
+                200,
+            )
+        };
+        raw::write_lossy(&mut stream, head.as_bytes()).await;
+        if let Some(late_body) = late_body {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            raw::write_lossy(&mut stream, late_body.as_bytes()).await;
+        }
+        match raw::try_read_response(&mut stream, Duration::from_secs(10)).await {
+            Ok(response) if response.status == expected => {
+                if response.says_close() {
+                    stream = raw::connect(address).await;
+                }
+            }
+            Ok(response) => {
+                let status_line = response.head.lines().next().unwrap_or_default().to_string();
+                lost.push(format!(
+                    "user {user}, request {n}: wanted {expected}, got {status_line}"
+                ));
+                stream = raw::connect(address).await;
+            }
+            Err(why) => {
+                lost.push(format!("user {user}, request {n}: {why}"));
+                stream = raw::connect(address).await;
+            }
+        }
+    }
+    lost
+}
+
+/// A load balancer shares each connection among many users. Refusals whose
+/// bodies arrive late must not cost anybody's next request: zero lost, zero
+/// 502, straight to an instance and through a balancer that, like an ALB,
+/// never retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_with_late_bodies_lose_no_request_on_shared_keep_alive_connections() {
+    let replica = start(
+        false,
+        &[
+            ("SEED_REPLICA_RETRIES", "0"),
+            ("SEED_WRITE_TOKEN", "replica-token"),
+        ],
+    )
+    .await;
+    let balancer = replica
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the replica URL is host:port");
+    let (users, requests) = (8, 100);
+    for (what, address) in [
+        ("straight to an instance", replica.instance_address("a")),
+        ("through the balancer", balancer),
+    ] {
+        let clients: Vec<_> = (0..users)
+            .map(|user| tokio::spawn(keep_alive_user(address, requests, user)))
+            .collect();
+        let mut lost = Vec::new();
+        for client in clients {
+            lost.extend(client.await.expect("a user's task"));
+        }
+        assert!(
+            lost.is_empty(),
+            "{what}: {} of {} requests lost: {lost:#?}",
+            lost.len(),
+            users * requests
+        );
+    }
+}
+
+/// A restart behind a balancer that never retries: SIGTERM makes the
+/// instance a lame duck (health checks fail, connections close after each
+/// response) until the balancer has marked it down; then it drains and
+/// exits; it starts again and rejoins. No request fails in all that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_behind_a_balancer_that_never_retries_fails_no_request() {
+    let replica = Arc::new(
+        start(
+            false,
+            &[("SEED_REPLICA_RETRIES", "0"), ("SEED_SHUTDOWN_DELAY", "3s")],
+        )
+        .await,
+    );
+    let streams: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(request_stream(replica.endpoint(), 400)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    replica.script(&["term", "a"], &[]);
+
+    let watcher = Arc::clone(&replica);
+    tokio::task::spawn_blocking(move || {
+        watcher.wait_for_state("a", "DOWN", Duration::from_secs(10));
+        watcher.wait_for_exit("a", Duration::from_secs(20));
+    })
+    .await
+    .expect("the lame duck is marked down, then exits");
+    replica.script(&["revive", "a"], &[]);
+    let watcher = Arc::clone(&replica);
+    tokio::task::spawn_blocking(move || watcher.wait_for_state("a", "UP", Duration::from_secs(15)))
+        .await
+        .expect("the restarted instance rejoins");
+
+    let mut made = 0;
+    let mut failures = Vec::new();
+    for stream in streams {
+        let (count, failed) = stream.await.expect("a request stream");
+        made += count;
+        failures.extend(failed);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {made} requests failed: {failures:#?}",
+        failures.len()
+    );
+    let service = replica.endpoint();
+    service.store("2024").await;
+    assert!(instances_answering(&service, 10, "2024")
+        .await
+        .contains("a"));
+}

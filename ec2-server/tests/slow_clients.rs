@@ -158,3 +158,46 @@ async fn a_declared_oversize_body_is_refused_with_a_readable_413_before_it_is_se
     assert!(raw::closes_within(&mut client, GRACE).await);
     assert_eq!(server.seed().await, "0");
 }
+
+/// A connection that never sends a byte is a slow client, not an idle one:
+/// it is cut off at the header limit, so silent connections cannot hold
+/// every slot for the idle limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_cut_off_at_the_header_limit_and_free_their_slots() {
+    let server = spawn_app_with(
+        settings(&[
+            "--header-read-timeout",
+            "1s",
+            "--idle-timeout",
+            "60s",
+            "--max-connections",
+            "5",
+        ]),
+        Arc::new(MemoryStore::new()),
+    )
+    .await;
+    let started = Instant::now();
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        silent.push(raw::connect(server.address).await);
+    }
+    // Every slot is taken; this client waits in the backlog until the
+    // silent ones are cut off.
+    let waiting = tokio::spawn({
+        let service = server.endpoint.clone();
+        async move { service.get().await }
+    });
+    for mut stream in silent {
+        assert!(
+            raw::closes_within(&mut stream, Duration::from_secs(1) + GRACE).await,
+            "a silent connection was kept"
+        );
+    }
+    let reply = waiting.await.expect("the waiting client");
+    assert_eq!(reply.status, http::StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(1) + GRACE,
+        "served only after {:?}",
+        started.elapsed()
+    );
+}

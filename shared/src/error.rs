@@ -33,6 +33,22 @@ pub enum ApiError {
     StoreUnavailable(#[source] StoreError),
     #[error("The seed store did not confirm the write in time, so the value may or may not have been stored; retry the POST, which is safe to repeat.")]
     StoreWriteUnconfirmed(#[source] StoreError),
+    // The refusals below are made by a transport (the HTTP/1.1 server) before
+    // the handler sees the request; they live here so that every refusal has
+    // one response shape.
+    #[error("The request target must be a path such as /; this server is not a proxy.")]
+    InvalidRequestTarget,
+    /// A request whose head a strict server refuses; the text says why.
+    #[error("{0}")]
+    MalformedRequest(&'static str),
+    #[error("The request headers are larger than {0} bytes; send fewer or shorter headers.")]
+    HeadersTooLarge(usize),
+    #[error(
+        "This instance is shutting down; the load balancer routes new requests to another one."
+    )]
+    ShuttingDown,
+    #[error("The server failed while answering this request; nothing was stored. Retry, and report it if it persists.")]
+    Internal,
 }
 
 #[derive(Serialize)]
@@ -58,10 +74,15 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
-            ApiError::BodyUnreadable(_) | ApiError::InvalidBody(_) => StatusCode::BAD_REQUEST,
-            ApiError::StoreUnavailable(_) | ApiError::StoreWriteUnconfirmed(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::BodyUnreadable(_)
+            | ApiError::InvalidBody(_)
+            | ApiError::InvalidRequestTarget
+            | ApiError::MalformedRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::StoreUnavailable(_)
+            | ApiError::StoreWriteUnconfirmed(_)
+            | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -90,9 +111,16 @@ impl ApiError {
                     HeaderValue::from_static("Bearer realm=\"seed\""),
                 );
             }
-            ApiError::BodyTooLarge | ApiError::BodyTimedOut => {
-                // The rest of the body is not read, so the connection cannot
-                // be reused; say so instead of letting the client find out.
+            ApiError::BodyTooLarge
+            | ApiError::BodyTimedOut
+            | ApiError::InvalidRequestTarget
+            | ApiError::MalformedRequest(_)
+            | ApiError::HeadersTooLarge(_)
+            | ApiError::ShuttingDown
+            | ApiError::Internal => {
+                // The rest of the request is not read (or its framing is not
+                // trusted), so the connection cannot be reused; say so
+                // instead of letting the client find out.
                 headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}

@@ -1,0 +1,285 @@
+//! One request on a connection, around the shared handler: what a strict
+//! HTTP/1.1 server refuses before routing, what a load balancer needs while
+//! the server shuts down, the last-resort answer to a panic, and what becomes
+//! of a body the handler did not read.
+//!
+//! A load balancer sends many users' requests over each connection, so a
+//! connection closed without `Connection: close` loses somebody else's next
+//! request. Every path here therefore ends either with the connection usable
+//! or with a response that says `Connection: close`.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header::{HeaderValue, CONNECTION, EXPECT, HOST, TRANSFER_ENCODING, USER_AGENT};
+use http::{HeaderMap, Request, Response, Version};
+use http_body::Body;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use shared::{ApiError, MAX_BODY_BYTES};
+use tokio::time::Instant;
+
+use crate::connection::DeadlineBody;
+
+/// The `User-Agent` prefix of an ALB's (and the local replica's HAProxy's)
+/// health checks.
+pub const HEALTH_CHECKER: &str = "ELB-HealthChecker/";
+
+/// Answers `request` with `service` (the warp routes and the shared
+/// handler), unless a check here answers first.
+///
+/// - A request a strict server refuses gets its JSON `400` (see [`refusal`]).
+/// - While `lame_duck`, health checks get `503` so the balancer stops
+///   routing here, and every response says `Connection: close` so the
+///   balancer's pooled connections wind down before the server exits.
+/// - A panic in the handler is answered `500` (the panic hook has logged it).
+/// - A body the handler left unread is read and discarded, up to the 64 KiB
+///   limit within the body-read limit, so the connection stays usable;
+///   failing that, the response says `Connection: close`.
+pub async fn answer<S, F, B>(
+    request: Request<DeadlineBody>,
+    service: Arc<S>,
+    leftover: Option<LeftoverBody>,
+    lame_duck: bool,
+) -> Response<B>
+where
+    S: Fn(Request<DeadlineBody>) -> F,
+    F: Future<Output = Response<B>>,
+    B: From<Bytes>,
+{
+    // hyper asks for a body announced with `Expect: 100-continue` only when
+    // it is read; discarding it would ask the client to send it for nothing.
+    let expects_continue = request.headers().contains_key(EXPECT);
+    let mut response = if let Some(refused) = refusal(&request) {
+        refused.into_response().map(B::from)
+    } else if lame_duck && is_health_check(request.headers()) {
+        ApiError::ShuttingDown.into_response().map(B::from)
+    } else {
+        match AssertUnwindSafe(service(request)).catch_unwind().await {
+            Ok(response) => response,
+            Err(_) => ApiError::Internal.into_response().map(B::from),
+        }
+    };
+    let mut close = lame_duck || says_close(response.headers());
+    if let Some(unread) = leftover.and_then(|leftover| leftover.take()) {
+        if !close {
+            close = expects_continue || !discard(unread).await;
+        }
+    }
+    if close && !says_close(response.headers()) {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// What a strict HTTP/1.1 server refuses before routing (RFC 9112): a
+/// request target that is not a path (authority-form), a missing or
+/// repeated `Host`, and `chunked` named twice. hyper accepts all of them,
+/// and a front end that reads them differently could be desynchronised
+/// from this server.
+///
+/// Absolute-form targets (`GET http://host/ HTTP/1.1`) are routed by their
+/// path, as RFC 9112 requires of servers; asterisk-form (`OPTIONS *`) is a
+/// path other than `/`, so the handler answers `404`.
+pub fn refusal<B>(request: &Request<B>) -> Option<ApiError> {
+    if request.uri().path_and_query().is_none() {
+        return Some(ApiError::InvalidRequestTarget);
+    }
+    let headers = request.headers();
+    let hosts = headers.get_all(HOST).iter().count();
+    if hosts > 1 || (hosts == 0 && request.version() == Version::HTTP_11) {
+        return Some(ApiError::MalformedRequest(
+            "An HTTP/1.1 request needs exactly one Host header.",
+        ));
+    }
+    let chunked = headers
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&byte| byte == b','))
+        .filter(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+        .count();
+    if chunked > 1 {
+        return Some(ApiError::MalformedRequest(
+            "Transfer-Encoding names chunked more than once; name it once.",
+        ));
+    }
+    None
+}
+
+/// Whether a load balancer's health check sent this request.
+pub fn is_health_check(headers: &HeaderMap) -> bool {
+    headers
+        .get(USER_AGENT)
+        .is_some_and(|agent| agent.as_bytes().starts_with(HEALTH_CHECKER.as_bytes()))
+}
+
+fn says_close(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONNECTION)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
+}
+
+/// Where a request's unread body goes when the handler drops it. Made only
+/// for requests that have a body, so a GET costs nothing.
+#[derive(Clone)]
+pub struct LeftoverBody(Arc<Mutex<Option<(Incoming, Instant)>>>);
+
+impl LeftoverBody {
+    pub fn for_request(request: &Request<Incoming>) -> Option<Self> {
+        (!request.body().is_end_stream()).then(|| LeftoverBody(Arc::new(Mutex::new(None))))
+    }
+
+    /// Keeps the rest of a body and its read deadline.
+    pub fn keep(&self, body: Incoming, deadline: Instant) {
+        *self.lock() = Some((body, deadline));
+    }
+
+    fn take(&self) -> Option<(Incoming, Instant)> {
+        self.lock().take()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Incoming, Instant)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Reads and drops the rest of a body: true when it ended within the body
+/// size limit and its deadline, so the connection can take the next request.
+async fn discard((mut body, deadline): (Incoming, Instant)) -> bool {
+    let mut seen = 0usize;
+    let read_all = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return false };
+            seen += frame.data_ref().map_or(0, Bytes::len);
+            if seen > MAX_BODY_BYTES {
+                return false;
+            }
+        }
+        true
+    };
+    let ended = tokio::time::timeout_at(deadline, read_all)
+        .await
+        .unwrap_or(false);
+    tracing::debug!(ended, "discarded an unread request body");
+    ended
+}
+
+/// A response as HTTP/1.1 bytes, for the one answer written below hyper
+/// (the `431` for a head over the limit, which hyper never parsed).
+pub fn serialize(response: Response<Bytes>) -> Bytes {
+    let (parts, body) = response.into_parts();
+    let mut out = Vec::with_capacity(256 + body.len());
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(parts.status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(&body);
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(lines: &[(&str, &str)]) -> Request<()> {
+        let mut builder = Request::builder().uri("/");
+        for (name, value) in lines {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).expect("a valid test request")
+    }
+
+    #[test]
+    fn one_host_and_one_chunked_pass() {
+        assert!(refusal(&request(&[("host", "x")])).is_none());
+        assert!(refusal(&request(&[("host", "x"), ("transfer-encoding", "chunked")])).is_none());
+        let http_1_0 = Request::builder()
+            .uri("/")
+            .version(Version::HTTP_10)
+            .body(())
+            .expect("a valid test request");
+        assert!(refusal(&http_1_0).is_none(), "HTTP/1.0 needs no Host");
+    }
+
+    #[test]
+    fn strict_refusals() {
+        for (what, headers) in [
+            ("no Host", vec![]),
+            ("two Hosts", vec![("host", "a"), ("host", "b")]),
+            (
+                "chunked twice",
+                vec![
+                    ("host", "x"),
+                    ("transfer-encoding", "chunked"),
+                    ("transfer-encoding", "chunked"),
+                ],
+            ),
+            (
+                "chunked twice in one line",
+                vec![("host", "x"), ("transfer-encoding", "chunked, Chunked")],
+            ),
+        ] {
+            let refused = refusal(&request(&headers));
+            assert!(
+                matches!(refused, Some(ApiError::MalformedRequest(_))),
+                "{what}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn health_checks_are_told_apart_by_their_user_agent() {
+        let mut headers = HeaderMap::new();
+        assert!(!is_health_check(&headers));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static("ELB-HealthChecker/2.0"),
+        );
+        assert!(is_health_check(&headers));
+        headers.insert(USER_AGENT, HeaderValue::from_static("curl/8.0"));
+        assert!(!is_health_check(&headers));
+    }
+
+    #[test]
+    fn serialized_refusals_are_whole_responses() {
+        let bytes = serialize(ApiError::HeadersTooLarge(32768).into_response());
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("connection: close\r\n"), "{text}");
+        assert!(
+            text.contains("content-type: application/json\r\n"),
+            "{text}"
+        );
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{text}"
+        );
+        let error: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        assert!(error["error"].as_str().is_some_and(|e| e.contains("32768")));
+    }
+}
