@@ -87,18 +87,58 @@ fn the_unit_is_hardened() {
     }
 }
 
-#[test]
-fn the_stop_timeout_outlasts_the_servers_drain() {
-    let unit = directives(&read("seed.service"));
-    let stop = unit
+/// The value of `Key: NAME` in the stack, as whole seconds.
+fn stack_seconds(stack: &str, key: &str, value_key: &str) -> Duration {
+    let compact: String = stack.split_whitespace().collect::<Vec<_>>().join(" ");
+    let after = compact
+        .split_once(&format!("{key} {value_key}"))
+        .unwrap_or_else(|| panic!("the stack sets {key}"))
+        .1;
+    let value = after
+        .split_whitespace()
+        .next()
+        .expect("a value")
+        .trim_matches('"');
+    Duration::from_secs(value.parse().expect("whole seconds"))
+}
+
+fn unit_duration(unit: &[String], prefix: &str) -> Duration {
+    let value = unit
         .iter()
-        .find_map(|line| line.strip_prefix("TimeoutStopSec="))
-        .expect("TimeoutStopSec is set");
-    let stop = humantime::parse_duration(stop).expect("a duration");
+        .find_map(|line| line.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("the unit sets {prefix}"));
+    humantime::parse_duration(value).expect("a duration")
+}
+
+/// The numbers of a restart fit together: the lame duck lasts until the
+/// balancer's health check has marked the target down; the unit's stop
+/// timeout outlasts the lame duck and the drain; a deregistered target's
+/// in-flight requests get as long as the server may take.
+#[test]
+fn the_lame_duck_drain_stop_timeout_and_deregistration_delay_fit_together() {
+    let unit = directives(&read("seed.service"));
+    let stack = read("fallback-stack.yaml");
+    let delay = unit_duration(&unit, "Environment=SEED_SHUTDOWN_DELAY=");
+    let stop = unit_duration(&unit, "TimeoutStopSec=");
+    let interval = stack_seconds(&stack, "HealthCheckIntervalSeconds:", "");
+    let timeout = stack_seconds(&stack, "HealthCheckTimeoutSeconds:", "");
+    let threshold = stack_seconds(&stack, "UnhealthyThresholdCount:", "").as_secs() as u32;
+    let deregistration = stack_seconds(&stack, "Key: deregistration_delay.timeout_seconds", "Value:");
+
+    let marked_down = interval * threshold + timeout;
+    assert!(
+        delay >= marked_down,
+        "the lame duck ({delay:?}) must outlast the health check's {marked_down:?}"
+    );
     let drain = Settings::for_tests().shutdown_timeout + LINGER_TIME;
     assert!(
-        stop > drain,
-        "TimeoutStopSec {stop:?} must exceed the drain {drain:?}"
+        stop > delay + drain,
+        "TimeoutStopSec {stop:?} must exceed the lame duck and drain {:?}",
+        delay + drain
+    );
+    assert!(
+        deregistration >= delay + Settings::for_tests().shutdown_timeout,
+        "the deregistration delay {deregistration:?} must cover the lame duck and drain"
     );
 }
 
