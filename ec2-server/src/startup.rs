@@ -7,15 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Request;
 use shared::handler::InvalidInstanceName;
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
-use tower_service::Service;
 
 use crate::configuration::{Settings, StoreKind, TokenSource, WriteTokenError};
-use crate::connection::{self, ConnectionLimits, DeadlineBody};
+use crate::connection::{self, ConnectionLimits};
 use crate::routes::seed_routes;
 
 #[derive(Debug, thiserror::Error)]
@@ -170,20 +168,11 @@ impl Application {
                 tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
             }
             let service = service.clone();
-            let request_service = move |request: Request<DeadlineBody>| {
-                let mut service = service.clone();
-                async move {
-                    match service.call(request).await {
-                        Ok(response) => response,
-                        Err(never) => match never {},
-                    }
-                }
-            };
             let drain = drain_rx.clone();
             let open = open_tx.clone();
             let lame_duck = Arc::clone(&lame_duck);
             tokio::spawn(async move {
-                connection::serve(stream, request_service, limits, lame_duck, drain).await;
+                connection::serve(stream, service, limits, lame_duck, drain).await;
                 drop(slot);
                 drop(open);
             });

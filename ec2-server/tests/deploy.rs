@@ -123,7 +123,11 @@ fn the_lame_duck_drain_stop_timeout_and_deregistration_delay_fit_together() {
     let interval = stack_seconds(&stack, "HealthCheckIntervalSeconds:", "");
     let timeout = stack_seconds(&stack, "HealthCheckTimeoutSeconds:", "");
     let threshold = stack_seconds(&stack, "UnhealthyThresholdCount:", "").as_secs() as u32;
-    let deregistration = stack_seconds(&stack, "Key: deregistration_delay.timeout_seconds", "Value:");
+    let deregistration = stack_seconds(
+        &stack,
+        "Key: deregistration_delay.timeout_seconds",
+        "Value:",
+    );
 
     let marked_down = interval * threshold + timeout;
     assert!(
