@@ -47,7 +47,7 @@ use hyper_util::rt::TokioIo;
 use shared::ApiError;
 use shared::BodyReadTimedOut;
 
-use crate::request::{self, LeftoverBody};
+use crate::request::{self, UnreadBody};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -99,12 +99,14 @@ impl Phase {
     }
 }
 
-/// What a connection is doing and since when, shared between the socket
+/// What a connection is doing and since when, and the unread rest of its
+/// current request's body; shared between the socket
 /// wrapper, the service and the watchdog (all in the connection's one task).
 struct Activity {
     phase: AtomicU8,
     since_millis: AtomicU64,
     origin: Instant,
+    unread: UnreadBody,
 }
 
 impl Activity {
@@ -115,6 +117,7 @@ impl Activity {
             phase: AtomicU8::new(Phase::ReadingHeaders as u8),
             since_millis: AtomicU64::new(0),
             origin: Instant::now(),
+            unread: UnreadBody::default(),
         }
     }
 
@@ -197,11 +200,13 @@ pub async fn serve<S, B>(
     let hyper_service = hyper::service::service_fn(move |request: Request<Incoming>| {
         service_activity.request_started();
         let lame_duck = lame_duck.load(Ordering::Relaxed);
-        let leftover = LeftoverBody::for_request(&request);
-        let expects_continue = leftover.is_some() && request.headers().contains_key(EXPECT);
-        let refused = request::refusal(&request, leftover.is_some(), lame_duck);
-        let request =
-            request.map(|body| DeadlineBody::new(body, limits.body_read_timeout, leftover.clone()));
+        let has_body = !request.body().is_end_stream();
+        let expects_continue = has_body && request.headers().contains_key(EXPECT);
+        let refused = request::refusal(&request, has_body, lame_duck);
+        let request = request.map(|body| {
+            let unread_to = has_body.then(|| Arc::clone(&service_activity));
+            DeadlineBody::new(body, limits.body_read_timeout, unread_to)
+        });
         let mut service = service.clone();
         let activity = Arc::clone(&service_activity);
         async move {
@@ -216,15 +221,20 @@ pub async fn serve<S, B>(
                         .await
                 }
             };
-            let response = match (answered, &leftover) {
-                // The common case: no body, not shutting down.
+            let unread = if has_body {
+                activity.unread.take()
+            } else {
+                None
+            };
+            let response = match (answered, unread) {
+                // The common case: the body (if any) read, not shutting down.
                 (Ok(response), None) if !lame_duck => response,
                 // Boxed, so that its state does not grow every request's
                 // future, which hyper moves into place.
-                (answered, _) => {
+                (answered, unread) => {
                     Box::pin(request::settle(
                         answered,
-                        leftover,
+                        unread,
                         expects_continue,
                         lame_duck,
                     ))
@@ -451,7 +461,7 @@ impl AsyncWrite for WatchedStream {
 /// sent all of it within the limit. The clock starts with the request.
 ///
 /// Dropped unfinished (a refusal that did not read it), it hands the rest of
-/// the body to `leftover` instead of letting hyper see it dropped: hyper
+/// the body to its connection's [`UnreadBody`] instead of letting hyper see it dropped: hyper
 /// would then close the connection silently unless the whole body happened
 /// to be buffered already.
 pub struct DeadlineBody {
@@ -460,25 +470,27 @@ pub struct DeadlineBody {
     deadline: Instant,
     /// Created only when the body is actually awaited: most requests are GETs.
     timer: Option<Pin<Box<Sleep>>>,
-    leftover: Option<LeftoverBody>,
+    /// The connection to hand an unread rest to; `None` for a request
+    /// without a body.
+    unread_to: Option<Arc<Activity>>,
 }
 
 impl DeadlineBody {
-    fn new(inner: Incoming, limit: Duration, leftover: Option<LeftoverBody>) -> Self {
+    fn new(inner: Incoming, limit: Duration, unread_to: Option<Arc<Activity>>) -> Self {
         DeadlineBody {
             inner: Some(inner),
             deadline: Instant::now() + limit,
             timer: None,
-            leftover,
+            unread_to,
         }
     }
 }
 
 impl Drop for DeadlineBody {
     fn drop(&mut self) {
-        if let (Some(inner), Some(leftover)) = (self.inner.take(), &self.leftover) {
+        if let (Some(inner), Some(activity)) = (self.inner.take(), &self.unread_to) {
             if !inner.is_end_stream() {
-                leftover.keep(inner, self.deadline);
+                activity.unread.keep(inner, self.deadline);
             }
         }
     }

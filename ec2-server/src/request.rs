@@ -13,13 +13,13 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONNECTION, HOST, TRANSFER_ENCODING, USER_AGENT};
 use http::{HeaderMap, Request, Response, Version};
-use http_body::Body;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use shared::{ApiError, MAX_BODY_BYTES};
@@ -61,14 +61,14 @@ where
 /// otherwise.
 pub async fn settle<B: From<Bytes>>(
     answered: Answered<B>,
-    leftover: Option<LeftoverBody>,
+    unread: Option<(Incoming, Instant)>,
     expects_continue: bool,
     lame_duck: bool,
 ) -> Response<B> {
     let mut response =
         answered.unwrap_or_else(|_panic| ApiError::Internal.into_response().map(B::from));
     let mut close = lame_duck || says_close(response.headers());
-    if let Some(unread) = leftover.and_then(|leftover| leftover.take()) {
+    if let Some(unread) = unread {
         if !close {
             close = expects_continue || !discard(unread).await;
         }
@@ -143,27 +143,32 @@ fn says_close(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
 }
 
-/// Where a request's unread body goes when the handler drops it. Made only
-/// for requests that have a body, so a GET costs nothing.
-#[derive(Clone)]
-pub struct LeftoverBody(Arc<Mutex<Option<(Incoming, Instant)>>>);
+/// Where the rest of a request's body goes when the handler drops it
+/// unread, for [`settle`]. One per connection: its requests come one at a
+/// time. Checking it costs one atomic load; nothing is allocated per request.
+#[derive(Default)]
+pub struct UnreadBody {
+    kept: AtomicBool,
+    body: Mutex<Option<(Incoming, Instant)>>,
+}
 
-impl LeftoverBody {
-    pub fn for_request(request: &Request<Incoming>) -> Option<Self> {
-        (!request.body().is_end_stream()).then(|| LeftoverBody(Arc::new(Mutex::new(None))))
-    }
-
+impl UnreadBody {
     /// Keeps the rest of a body and its read deadline.
     pub fn keep(&self, body: Incoming, deadline: Instant) {
         *self.lock() = Some((body, deadline));
+        self.kept.store(true, Ordering::Release);
     }
 
-    fn take(&self) -> Option<(Incoming, Instant)> {
+    /// What was kept since the last call, if anything.
+    pub fn take(&self) -> Option<(Incoming, Instant)> {
+        if !self.kept.swap(false, Ordering::Acquire) {
+            return None;
+        }
         self.lock().take()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Incoming, Instant)>> {
-        self.0
+        self.body
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
