@@ -96,8 +96,10 @@ pub struct Settings {
     pub write_token_file: Option<std::path::PathBuf>,
 
     /// Most client connections open at once; further clients wait in the
-    /// listen backlog until one closes.
-    #[arg(long, env = "SEED_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    /// listen backlog until one closes. Each connection can make the server
+    /// hold at most about 81 KiB (a 64 KiB body being read), so the default
+    /// bounds the server near 330 MiB, within a 1 GiB instance.
+    #[arg(long, env = "SEED_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contract_tests::{raw, Endpoint};
+use ec2_server::Settings;
 use shared::MemoryStore;
 use support::{process, settings, spawn_app_with, TestServer};
 use tokio::io::AsyncWriteExt;
@@ -529,35 +530,56 @@ async fn request_heads_over_32_kib_get_431() {
     assert_served_promptly(&server).await;
 }
 
-/// What one connection can make the server hold is bounded by the head
-/// limit: many connections each with an unfinished head just under it.
+/// What one connection can make the server hold is bounded: by the head
+/// limit for an unfinished head, by the body limit for a body still being
+/// sent. At the default connection cap the worst case stays within a
+/// t4g.micro (1 GiB, of which the OS keeps about 200 MiB).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unfinished_heads_hold_bounded_memory_per_connection() {
-    let server = process::start(&["--header-read-timeout", "60s"], &[]).await;
-    let pid = server.child.id().expect("running");
-    let service = Endpoint::new(format!("http://{}", server.address));
-    assert_served_promptly(&service).await;
-    let before = resident_kib(pid);
-    let connections = 500;
-    let unfinished = format!(
+async fn what_a_connection_can_make_the_server_hold_is_bounded() {
+    let unfinished_head = format!(
         "GET / HTTP/1.1\r\nHost: x\r\nX-Filler: {}",
         "f".repeat(31 * 1024)
     );
-    let mut holders = Vec::new();
-    for _ in 0..connections {
-        let mut stream = raw::connect(server.address).await;
-        assert!(raw::write_lossy(&mut stream, unfinished.as_bytes()).await);
-        holders.push(stream);
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_served_promptly(&service).await;
-    let per_connection = (resident_kib(pid).saturating_sub(before)) / connections;
-    // hyper's own buffer limit allowed about 400 KiB here.
-    assert!(
-        per_connection <= 64,
-        "{per_connection} KiB per connection holding an unfinished 31 KiB head"
+    let unfinished_body = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n{}",
+        " ".repeat(65_000)
     );
-    eprintln!(
-        "resident memory per connection with an unfinished 31 KiB head: {per_connection} KiB"
+    let mut worst = 0;
+    for (what, request, bound_kib) in [
+        // hyper's own buffer limit allowed about 400 KiB here.
+        ("an unfinished 31 KiB head", unfinished_head, 64),
+        ("a 64 KiB body, 536 bytes short", unfinished_body, 100),
+    ] {
+        let server = process::start(
+            &["--header-read-timeout", "60s", "--body-read-timeout", "60s"],
+            &[],
+        )
+        .await;
+        let pid = server.child.id().expect("running");
+        let service = Endpoint::new(format!("http://{}", server.address));
+        assert_served_promptly(&service).await;
+        let before = resident_kib(pid);
+        let connections = 400;
+        let mut holders = Vec::new();
+        for _ in 0..connections {
+            let mut stream = raw::connect(server.address).await;
+            assert!(raw::write_lossy(&mut stream, request.as_bytes()).await);
+            holders.push(stream);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_served_promptly(&service).await;
+        let per_connection = resident_kib(pid).saturating_sub(before) / connections;
+        eprintln!("resident memory per connection holding {what}: {per_connection} KiB");
+        assert!(
+            per_connection <= bound_kib,
+            "{per_connection} KiB per connection holding {what}"
+        );
+        worst = worst.max(per_connection);
+    }
+    let cap = u64::from(Settings::for_tests().max_connections);
+    let worst_mib = cap * worst / 1024;
+    assert!(
+        worst_mib < 800,
+        "at the default cap of {cap} connections the server could hold {worst_mib} MiB"
     );
 }
