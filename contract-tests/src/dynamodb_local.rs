@@ -5,7 +5,7 @@
 //! and says how to start it.
 
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use shared::store::DynamoDbStore;
 
-use crate::{free_port, wait_until_listening};
+use crate::{free_port, wait_until_listening, workspace_root};
 
 const HOW_TO_START: &str =
     "run the tests with ./scripts/test, which starts DynamoDB Local; or start \
@@ -191,10 +191,4 @@ impl PrivateDynamoDb {
                 .status();
         }
     }
-}
-
-fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("contract-tests sits in the workspace root")
 }

@@ -155,8 +155,5 @@ impl Drop for Replica {
 }
 
 fn script_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("contract-tests sits in the workspace root")
-        .join("scripts/replica")
+    crate::workspace_root().join("scripts/replica")
 }

@@ -186,3 +186,124 @@ fn the_balancer_and_the_servers_agree_on_idle_connections_and_health() {
         "instances may only get and put items"
     );
 }
+
+/// Runs a script of `scripts/` with a stand-in `aws` first on PATH that
+/// records its arguments (no AWS account can be reached from the tests);
+/// returns the exit status and the recorded calls.
+fn run_with_recorded_aws(script: &str, args: &[&str]) -> (std::process::ExitStatus, Vec<String>) {
+    let dir =
+        std::env::temp_dir().join(format!("seed-aws-standin-{}-{script}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a folder for the stand-in");
+    let calls = dir.join("calls");
+    let _ = std::fs::remove_file(&calls);
+    let aws = dir.join("aws");
+    std::fs::write(
+        &aws,
+        "#!/bin/sh\necho \"$*\" >> \"$AWS_CALLS\"\n\
+         case \"$1 $2\" in \"cloudformation describe-stacks\") echo seed-ec2-SeedTable-1 ;; esac\n",
+    )
+    .expect("write the stand-in");
+    std::process::Command::new("chmod")
+        .args(["+x", aws.to_str().expect("UTF-8")])
+        .status()
+        .expect("chmod");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace");
+    let status = std::process::Command::new(root.join("scripts").join(script))
+        .args(args)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("AWS_CALLS", &calls)
+        .status()
+        .expect("the script runs");
+    let recorded = std::fs::read_to_string(&calls)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    (status, recorded)
+}
+
+/// The README's deploy and teardown commands for the EC2 stack need an AWS
+/// account; what they send to the AWS CLI is checked here: the binary
+/// uploaded where the stack fetches it, the stack deployed with parameters
+/// it declares, deleted and waited for.
+#[test]
+fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
+    let binary = std::env::temp_dir().join(format!("seed-fake-binary-{}", std::process::id()));
+    std::fs::write(&binary, b"binary").expect("a stand-in binary");
+    let binary = binary.to_str().expect("UTF-8").to_string();
+    let (status, calls) = run_with_recorded_aws(
+        "ec2-deploy",
+        &[
+            "--vpc",
+            "vpc-1",
+            "--subnets",
+            "subnet-a,subnet-b",
+            "--bucket",
+            "my-bucket",
+            "--binary",
+            &binary,
+        ],
+    );
+    assert!(status.success(), "{status:?} {calls:?}");
+    assert_eq!(
+        calls[0],
+        format!("s3 cp {binary} s3://my-bucket/ec2-server"),
+        "{calls:?}"
+    );
+    let deploy = calls
+        .iter()
+        .find(|call| call.starts_with("cloudformation deploy"))
+        .expect("a deploy");
+    assert!(deploy.contains("--stack-name seed-ec2"), "{deploy}");
+    assert!(
+        deploy.contains("ec2-server/deploy/fallback-stack.yaml"),
+        "{deploy}"
+    );
+    assert!(deploy.contains("--capabilities CAPABILITY_IAM"), "{deploy}");
+    let stack = read("fallback-stack.yaml");
+    let parameters = deploy
+        .split_once("--parameter-overrides ")
+        .expect("parameters")
+        .1;
+    for parameter in parameters.split_whitespace() {
+        let name = parameter.split('=').next().expect("NAME=value");
+        assert!(
+            stack.contains(&format!("\n  {name}:\n")),
+            "the stack declares no parameter {name}"
+        );
+    }
+    assert!(
+        parameters.contains("BinaryBucket=my-bucket BinaryKey=ec2-server"),
+        "{parameters}"
+    );
+
+    let (status, calls) = run_with_recorded_aws("ec2-deploy", &["--vpc", "vpc-1"]);
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "missing settings are refused: {calls:?}"
+    );
+    assert!(calls.is_empty(), "nothing was sent: {calls:?}");
+
+    let (status, calls) = run_with_recorded_aws("ec2-delete", &[]);
+    assert!(status.success(), "{status:?} {calls:?}");
+    assert!(
+        calls.contains(&"cloudformation delete-stack --stack-name seed-ec2".to_string()),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("cloudformation wait stack-delete-complete --stack-name seed-ec2"),
+        "{calls:?}"
+    );
+    let _ = std::fs::remove_file(binary);
+}

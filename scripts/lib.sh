@@ -1,0 +1,63 @@
+# Helpers the scripts share; source it: . "$(dirname "$0")/lib.sh"
+# It sets `root` (the workspace) and `tools` (.tools/, what the scripts
+# install), and defines the functions below.
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+
+# A loopback port nobody listens on right now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port PORT SECONDS NAME LOG: until something listens on loopback
+# PORT; after SECONDS, print the end of LOG and fail.
+wait_for_port() {
+  local deadline=$((SECONDS + $2))
+  until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.5)" 2>/dev/null; do
+    if [ $SECONDS -ge "$deadline" ]; then
+      echo "$3 did not start within $2 s; the end of its log ($4):" >&2
+      tail -n 30 "$4" >&2 || true
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# The Python tools, in one venv of the project's own (stock Debian and
+# Ubuntu refuse pip installs into the system Python): the SAM CLI (with its
+# cfn-lint), cargo-lambda and zig, its linker. Installs what is missing and
+# puts the venv first on PATH, so `sam`, `cfn-lint`, `cargo lambda` and the
+# `python3 -m ziglang` that cargo-lambda runs are these.
+#
+# cfn-lint is pinned: from 1.54.0 to 1.58.0 (the newest the SAM CLI allows
+# today) it accepts a SAM template whose !Ref or !GetAtt names no resource,
+# which the template tests show it must refuse; 1.53.0 refuses it.
+cfn_lint_version=1.53.0
+python_tools() {
+  local venv="$tools/venv" wanted=(aws-sam-cli "cfn-lint==$cfn_lint_version" cargo-lambda ziglang)
+  if [ ! -x "$venv/bin/sam" ] || [ ! -x "$venv/bin/cargo-lambda" ] \
+      || [ "$("$venv/bin/cfn-lint" --version 2>/dev/null)" != "cfn-lint $cfn_lint_version" ] \
+      || ! "$venv/bin/python" -c 'import ziglang' 2>/dev/null; then
+    echo "==> installing ${wanted[*]} (pip, into .tools/venv)" >&2
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${wanted[@]}" >&2
+  fi
+  export PATH="$venv/bin:$PATH"
+  export SAM_CLI_TELEMETRY=0
+}
+
+# apt_install PACKAGE...: installs Debian packages that are missing (root).
+apt_install() {
+  local missing=()
+  for package in "$@"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "needed: sudo apt-get install -y ${missing[*]}" >&2
+    return 1
+  fi
+  echo "==> installing ${missing[*]} (apt)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
