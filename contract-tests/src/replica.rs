@@ -82,6 +82,14 @@ impl Replica {
         stdout
     }
 
+    /// Where the balancer listens.
+    pub fn balancer_address(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the replica URL is http://host:port")
+    }
+
     /// Where instance `name` listens, behind the balancer.
     pub fn instance_address(&self, name: &str) -> std::net::SocketAddr {
         let port = std::fs::read_to_string(self.dir.join(format!("{name}.port")))

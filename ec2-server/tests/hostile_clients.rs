@@ -173,6 +173,16 @@ async fn clients_that_disconnect_mid_request_change_nothing() {
     );
 }
 
+/// The server binary with `flags`, served once, and its resident memory
+/// then, in KiB: the baseline a memory test compares against.
+async fn start_measured(flags: &[&str]) -> (process::ServerProcess, Endpoint, u64) {
+    let server = process::start(flags, &[]).await;
+    let service = Endpoint::new(format!("http://{}", server.address));
+    assert_served_promptly(&service).await;
+    let before = resident_kib(server.child.id().expect("running"));
+    (server, service, before)
+}
+
 /// VmRSS of a process, in KiB.
 fn resident_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
@@ -186,15 +196,9 @@ fn resident_kib(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_cap_holds_memory_bounded_and_frees_slots() {
     // A header limit longer than the test, so no slot frees by itself.
-    let server = process::start(
-        &["--max-connections", "50", "--header-read-timeout", "60s"],
-        &[],
-    )
-    .await;
+    let (server, service, before) =
+        start_measured(&["--max-connections", "50", "--header-read-timeout", "60s"]).await;
     let pid = server.child.id().expect("running");
-    let service = Endpoint::new(format!("http://{}", server.address));
-    assert_served_promptly(&service).await;
-    let before = resident_kib(pid);
 
     // 50 connections hold every slot, each with a request half sent.
     let mut holders = Vec::new();
@@ -550,15 +554,9 @@ async fn what_a_connection_can_make_the_server_hold_is_bounded() {
         ("an unfinished 31 KiB head", unfinished_head, 64),
         ("a 64 KiB body, 536 bytes short", unfinished_body, 100),
     ] {
-        let server = process::start(
-            &["--header-read-timeout", "60s", "--body-read-timeout", "60s"],
-            &[],
-        )
-        .await;
+        let (server, service, before) =
+            start_measured(&["--header-read-timeout", "60s", "--body-read-timeout", "60s"]).await;
         let pid = server.child.id().expect("running");
-        let service = Endpoint::new(format!("http://{}", server.address));
-        assert_served_promptly(&service).await;
-        let before = resident_kib(pid);
         let connections = 400;
         let mut holders = Vec::new();
         for _ in 0..connections {

@@ -152,11 +152,7 @@ async fn an_idle_keep_alive_connection_stays_usable_past_the_header_read_limit()
         ],
     )
     .await;
-    let balancer = replica
-        .url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the replica URL is host:port");
+    let balancer = replica.balancer_address();
     // Through the balancer, as a client sees it; and straight to an
     // instance, as the balancer's pooled connection sees it (through the
     // balancer alone, a closed pooled connection would be hidden by a retry).
@@ -304,11 +300,7 @@ async fn refusals_with_late_bodies_lose_no_request_on_shared_keep_alive_connecti
         ],
     )
     .await;
-    let balancer = replica
-        .url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the replica URL is host:port");
+    let balancer = replica.balancer_address();
     let (users, requests) = (8, 100);
     for (what, address) in [
         ("straight to an instance", replica.instance_address("a")),
