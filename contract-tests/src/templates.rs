@@ -73,11 +73,11 @@ pub fn assert_lint_passes_and_breakages_fail(
             crate::free_port()
         ));
         std::fs::write(&broken, original.replacen(from, to, 1)).expect("write the broken copy");
-        let (passed, output) = cfn_lint(&broken);
+        let (passed, output) = linter.run(&broken);
         let _ = std::fs::remove_file(&broken);
         assert!(
             !passed,
-            "cfn-lint accepted a template with {what}:\n{output}"
+            "{linter:?} accepted a template with {what}:\n{output}"
         );
     }
 }
