@@ -46,13 +46,13 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use shared::ApiError;
 use shared::BodyReadTimedOut;
-
-use crate::request::{self, UnreadBody};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant, Sleep};
 use tower_service::Service;
+
+use crate::request::{self, UnreadBody};
 
 /// The time limits of a connection; see the module documentation.
 #[derive(Debug, Clone, Copy)]
@@ -171,7 +171,7 @@ impl Activity {
 
 /// Serves one accepted connection until the client closes it, a limit runs
 /// out, or a drain requested through `shutdown` completes. Each request is
-/// answered as [`request::answer`] and [`request::settle`] say, and
+/// answered as [`request::refusal`] and [`request::settle`] say, and
 /// differently while `lame_duck` is set.
 pub async fn serve<S, B>(
     stream: TcpStream,
@@ -385,7 +385,7 @@ impl AsyncRead for WatchedStream {
         }
         // Never hand hyper more of a head than the limit.
         let allowed = MAX_HEADER_BYTES - this.head_bytes;
-        let read = if buf.remaining() > allowed {
+        let (result, count) = if buf.remaining() > allowed {
             // Rare (a head already near the limit): a copy, not unsafe code.
             let mut scratch = vec![0u8; allowed];
             let mut limited = ReadBuf::new(&mut scratch);
@@ -397,7 +397,6 @@ impl AsyncRead for WatchedStream {
             let result = Pin::new(&mut this.inner).poll_read(cx, buf);
             (result, buf.filled().len() - before)
         };
-        let (result, count) = read;
         if count > 0 {
             this.head_bytes += count;
             this.activity.bytes_arrived();

@@ -81,13 +81,14 @@ pub async fn settle<B: From<Bytes>>(
     response
 }
 
-/// What is answered here, before routing: what a strict HTTP/1.1 server
-/// refuses (RFC 9112) — a request target that is not a path
-/// (authority-form), a missing or repeated `Host`, and `chunked` named
-/// twice — and, while `lame_duck`, a health check, which gets `503` so that
-/// the balancer stops routing here before the server stops accepting. hyper accepts all of them,
-/// and a front end that reads them differently could be desynchronised
-/// from this server.
+/// What is answered here, before routing:
+///
+/// - while `lame_duck`, a health check gets `503`, so that the balancer
+///   stops routing here before the server stops accepting;
+/// - what a strict HTTP/1.1 server refuses (RFC 9112): a request target that
+///   is not a path (authority-form), a missing or repeated `Host`, and
+///   `chunked` named twice. hyper accepts all of them, and a front end that
+///   reads them differently could be desynchronised from this server.
 ///
 /// Absolute-form targets (`GET http://host/ HTTP/1.1`) are routed by their
 /// path, as RFC 9112 requires of servers; asterisk-form (`OPTIONS *`) is a

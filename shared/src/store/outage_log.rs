@@ -14,6 +14,18 @@ use std::time::{Duration, Instant};
 
 use crate::store::StoreError;
 
+/// Logs at error where an operator must act ([`StoreError::needs_operator`]:
+/// permissions, a missing table, bad data), else at warn: a passing fault.
+macro_rules! log_failure {
+    ($cause:expr, $($event:tt)+) => {
+        if $cause.needs_operator() {
+            tracing::error!($($event)+)
+        } else {
+            tracing::warn!($($event)+)
+        }
+    };
+}
+
 /// How often, at most, an outage is summarised in the log.
 pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -85,13 +97,8 @@ impl OutageLog {
             });
             self.in_outage.store(true, Ordering::Relaxed);
             let summary_interval = self.interval;
-            if cause.needs_operator() {
-                tracing::error!(store = self.store, error = %cause, ?summary_interval,
-                    "store call failed; until it answers again, failures are summarised once per interval");
-            } else {
-                tracing::warn!(store = self.store, error = %cause, ?summary_interval,
-                    "store call failed; until it answers again, failures are summarised once per interval");
-            }
+            log_failure!(cause, store = self.store, error = %cause, ?summary_interval,
+                "store call failed; until it answers again, failures are summarised once per interval");
             return Logged::FirstFailure;
         };
         current.total += 1;
@@ -103,13 +110,8 @@ impl OutageLog {
         let seconds = now.duration_since(current.last_line).as_secs();
         current.last_line = now;
         current.since_last_line = 0;
-        if cause.needs_operator() {
-            tracing::error!(store = self.store, failures, seconds, latest_error = %cause,
-                "store calls still failing");
-        } else {
-            tracing::warn!(store = self.store, failures, seconds, latest_error = %cause,
-                "store calls still failing");
-        }
+        log_failure!(cause, store = self.store, failures, seconds, latest_error = %cause,
+            "store calls still failing");
         Logged::Summary { failures }
     }
 
