@@ -1,10 +1,15 @@
 //! Every setting of the server, from flags with `SEED_*` environment
 //! fallbacks. `ec2-server --help` lists them; the README documents them.
+//! The settings the Lambda function shares (store, table, store timeout,
+//! write token) take their names, defaults and parsers from
+//! [`shared::settings`], so both targets read them alike.
 
+use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use shared::settings::{self, parse_delay, parse_duration, InvalidSetting, StoreKind};
 use shared::WriteToken;
 
 #[derive(Debug, Clone, Parser)]
@@ -22,21 +27,21 @@ pub struct Settings {
     #[arg(long, env = "SEED_PORT", default_value_t = 8080)]
     pub port: u16,
 
-    /// Where the seed lives. `memory` keeps it in this process only;
+    /// Where the seed lives: `memory` keeps it in this process only;
     /// `dynamodb` shares it between every instance and keeps it across
     /// restarts (needs --table).
-    #[arg(long, env = "SEED_STORE", value_enum, default_value_t = StoreKind::Memory)]
+    #[arg(long, env = settings::store::VARIABLE, value_parser = settings::store::parse, default_value_t = settings::store::DEFAULT)]
     pub store: StoreKind,
 
     /// DynamoDB table holding the seed (partition key `id`, a string). Region,
     /// credentials and endpoint come from the standard AWS chain
     /// (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, instance profile).
-    #[arg(long, env = "SEED_TABLE", required_if_eq("store", "dynamodb"))]
+    #[arg(long, env = settings::table::VARIABLE, value_parser = settings::table::parse, required_if_eq("store", "dynamodb"))]
     pub table: Option<String>,
 
     /// Bound on one store call, the SDK's retries included; past it the
     /// client gets 503 with Retry-After.
-    #[arg(long, env = "SEED_STORE_TIMEOUT", value_parser = parse_duration, default_value = "2s")]
+    #[arg(long, env = settings::store_timeout::VARIABLE, value_parser = settings::store_timeout::parse, default_value = settings::store_timeout::DEFAULT_TEXT)]
     pub store_timeout: Duration,
 
     /// Create the DynamoDB table at start-up if it is missing. For local
@@ -104,14 +109,6 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StoreKind {
-    /// In this process only: lost on exit, not shared between instances.
-    Memory,
-    /// One item in a DynamoDB table: shared and durable.
-    Dynamodb,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -136,40 +133,31 @@ pub enum WriteTokenError {
     #[error("the write token from {from} is not usable: {source}")]
     Invalid {
         from: String,
-        source: shared::write_token::InvalidWriteToken,
+        source: InvalidSetting,
     },
     #[error("both --write-token-file and SEED_WRITE_TOKEN are set; keep one")]
     Ambiguous,
 }
 
 impl Settings {
+    /// The settings from the command line and the environment; exits with
+    /// clap's message (and usage) when they are not valid. An empty `SEED_*`
+    /// variable counts as unset, as on Lambda ([`shared::settings`]).
+    pub fn load() -> Self {
+        let command = ignoring_empty_environment(Settings::command(), |name| {
+            std::env::var_os(name).is_some_and(|value| value.is_empty())
+        });
+        let matches = command.get_matches();
+        Settings::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
+
     /// The write token, from the file named by `--write-token-file` or from
     /// `SEED_WRITE_TOKEN`, with where it came from.
-    pub fn write_token(
-        &self,
-        environment: Option<String>,
-    ) -> Result<Option<(WriteToken, TokenSource)>, WriteTokenError> {
-        let (text, from, source) = match (&self.write_token_file, environment) {
-            (Some(_), Some(_)) => return Err(WriteTokenError::Ambiguous),
-            (None, None) => return Ok(None),
-            (Some(path), None) => {
-                let text = std::fs::read_to_string(path).map_err(|source| {
-                    WriteTokenError::Unreadable {
-                        path: path.clone(),
-                        source,
-                    }
-                })?;
-                (text, path.display().to_string(), TokenSource::File)
-            }
-            (None, Some(text)) => (
-                text,
-                "SEED_WRITE_TOKEN".to_string(),
-                TokenSource::Environment,
-            ),
-        };
-        let token =
-            WriteToken::new(&text).map_err(|source| WriteTokenError::Invalid { from, source })?;
-        Ok(Some((token, source)))
+    pub fn write_token(&self) -> Result<Option<(WriteToken, TokenSource)>, WriteTokenError> {
+        resolve_write_token(
+            self.write_token_file.as_deref(),
+            std::env::var_os(settings::write_token::VARIABLE),
+        )
     }
 
     pub fn listen_address(&self) -> SocketAddr {
@@ -183,18 +171,51 @@ impl Settings {
     }
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = parse_delay(text)?;
-    if duration.is_zero() {
-        return Err("must be longer than zero".to_string());
-    }
-    Ok(duration)
+/// `command` without the environment fallback of each argument whose
+/// variable `is_empty`, so that clap reads such a variable as unset.
+fn ignoring_empty_environment(
+    command: clap::Command,
+    is_empty: impl Fn(&std::ffi::OsStr) -> bool,
+) -> clap::Command {
+    let empty: Vec<clap::Id> = command
+        .get_arguments()
+        .filter(|arg| arg.get_env().is_some_and(&is_empty))
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    empty.into_iter().fold(command, |command, id| {
+        command.mut_arg(id, |arg| arg.env(None))
+    })
 }
 
-/// A duration that may be zero (no delay).
-fn parse_delay(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|error| format!("{error}; write a duration such as 500ms, 10s or 2m"))
+/// The write token from a file or the environment's value, refusing both.
+pub fn resolve_write_token(
+    file: Option<&std::path::Path>,
+    environment: Option<OsString>,
+) -> Result<Option<(WriteToken, TokenSource)>, WriteTokenError> {
+    let environment = environment.filter(|value| !value.is_empty());
+    let (text, from, source) = match (file, environment) {
+        (Some(_), Some(_)) => return Err(WriteTokenError::Ambiguous),
+        (None, None) => return Ok(None),
+        (Some(path), None) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| WriteTokenError::Unreadable {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            (text, path.display().to_string(), TokenSource::File)
+        }
+        (None, Some(value)) => (
+            // Not UTF-8 cannot be a token: the parser refuses it below.
+            value
+                .into_string()
+                .unwrap_or_else(|_| "\u{fffd}".to_string()),
+            settings::write_token::VARIABLE.to_string(),
+            TokenSource::Environment,
+        ),
+    };
+    let token = settings::write_token::parse(&text)
+        .map_err(|source| WriteTokenError::Invalid { from, source })?;
+    Ok(Some((token, source)))
 }
 
 #[cfg(test)]

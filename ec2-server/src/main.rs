@@ -1,13 +1,12 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use ec2_server::configuration::Settings;
 use ec2_server::startup::{shutdown_signal, Application};
 use ec2_server::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let settings = Settings::parse();
+    let settings = Settings::load();
     if let Err(error) = telemetry::init(&settings.log_level, settings.log_format) {
         eprintln!("ec2-server: {error}");
         return ExitCode::from(2);

@@ -12,7 +12,9 @@ use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::configuration::{Settings, StoreKind, TokenSource, WriteTokenError};
+use shared::settings::StoreKind;
+
+use crate::configuration::{Settings, TokenSource, WriteTokenError};
 use crate::connection::{self, ConnectionLimits};
 use crate::routes::seed_routes;
 
@@ -71,8 +73,7 @@ impl Application {
         if let Some(name) = &settings.instance_name {
             handler = handler.with_instance_name(name)?;
         }
-        let environment_token = std::env::var("SEED_WRITE_TOKEN").ok();
-        let write_token = settings.write_token(environment_token)?;
+        let write_token = settings.write_token()?;
         let token_source = write_token.as_ref().map(|(_, source)| *source);
         if let Some((token, _)) = write_token {
             handler = handler.with_write_token(token);
@@ -198,9 +199,10 @@ pub async fn build_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupE
         StoreKind::Memory => Ok(Arc::new(MemoryStore::new())),
         StoreKind::Dynamodb => {
             let table = settings.table.clone().unwrap_or_default();
-            let store = DynamoDbStore::from_environment(table, settings.store_timeout)
+            let config = sdk_config_from_environment()
                 .await
                 .map_err(StartupError::Store)?;
+            let store = DynamoDbStore::new(config, table, settings.store_timeout);
             if settings.create_table {
                 store
                     .create_table_if_missing()
@@ -223,6 +225,23 @@ pub async fn build_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupE
             Ok(Arc::new(store))
         }
     }
+}
+
+/// The SDK's configuration from its standard chain (`AWS_REGION`,
+/// `AWS_ENDPOINT_URL_DYNAMODB`, profiles, web identity, the instance's role).
+/// Sends nothing.
+async fn sdk_config_from_environment() -> Result<aws_sdk_dynamodb::config::Builder, StoreError> {
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(shared::store::dynamodb::https_client())
+        .load()
+        .await;
+    if shared.region().is_none() {
+        return Err(StoreError::Misconfigured(
+            "no AWS region is configured; set AWS_REGION (for example AWS_REGION=eu-west-1)"
+                .to_string(),
+        ));
+    }
+    Ok(aws_sdk_dynamodb::config::Builder::from(&shared))
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

@@ -12,22 +12,29 @@ pub mod telemetry;
 
 use std::sync::Arc;
 
+use shared::settings::StoreKind;
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 
-use crate::configuration::Settings;
+use crate::configuration::{sdk_config, Settings};
 
-/// Builds the handler for this instance: DynamoDB when a table is set, else
-/// the in-memory store with a warning on every cold start. Sends nothing to
+/// Builds the handler for this instance: the store the settings name, with a
+/// warning on every cold start for the in-memory one. Sends nothing to
 /// DynamoDB: init stays short, and the first request reports any problem.
 pub fn build_handler(settings: &Settings) -> Result<SeedHandler, StoreError> {
-    let store: Arc<dyn Store> = match &settings.table {
-        Some(table) => Arc::new(DynamoDbStore::from_lambda_environment(
+    let store: Arc<dyn Store> = match (settings.store, &settings.table) {
+        (StoreKind::Dynamodb, Some(table)) => Arc::new(DynamoDbStore::new(
+            sdk_config(|name| std::env::var(name).ok())?,
             table.clone(),
             settings.store_timeout,
-        )?),
-        None => {
+        )),
+        (StoreKind::Dynamodb, None) => {
+            return Err(StoreError::Misconfigured(
+                "SEED_STORE=dynamodb needs SEED_TABLE".to_string(),
+            ))
+        }
+        (StoreKind::Memory, _) => {
             tracing::warn!(
-                "SEED_TABLE is not set: this Lambda instance keeps its own seed in memory; \
+                "SEED_STORE is memory: this Lambda instance keeps its own seed in memory; \
                  other instances answer their own, and it is lost when the instance goes away"
             );
             Arc::new(MemoryStore::new())

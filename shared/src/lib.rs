@@ -8,11 +8,13 @@
 //! - [`error`] — every refusal and its response.
 //! - [`store`] — where the seed lives.
 //! - [`write_token`] — optional protection of writes.
+//! - [`settings`] — the settings every target reads, parsed one way.
 
 pub mod error;
 pub mod handler;
 pub mod post_body;
 pub mod seed;
+pub mod settings;
 pub mod store;
 pub mod write_token;
 

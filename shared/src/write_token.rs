@@ -2,12 +2,14 @@
 //! `Authorization: Bearer <token>`. Reading stays open, so load balancer
 //! health checks and the classic grader's GETs work unchanged.
 
-use std::fmt;
+use secrecy::{ExposeSecret, SecretSlice};
+use subtle::ConstantTimeEq;
 
-/// A configured write token. Its `Debug` never shows the token, so it cannot
-/// leak through a log line that prints settings.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WriteToken(Vec<u8>);
+/// A configured write token. A secret: its `Debug` never shows it (so no
+/// log line that prints settings can leak it) and its memory is zeroed when
+/// dropped.
+#[derive(Clone, Debug)]
+pub struct WriteToken(SecretSlice<u8>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvalidWriteToken {
@@ -28,11 +30,11 @@ impl WriteToken {
         if !token.bytes().all(|byte| byte.is_ascii_graphic()) {
             return Err(InvalidWriteToken::NotAToken);
         }
-        Ok(WriteToken(token.as_bytes().to_vec()))
+        Ok(WriteToken(token.as_bytes().to_vec().into()))
     }
 
     /// Whether an `Authorization` header value presents this token. Compares
-    /// in time that depends only on the lengths, never on where the bytes
+    /// in constant time for a given length, never stopping where the bytes
     /// first differ.
     pub fn authorizes(&self, authorization: Option<&[u8]>) -> bool {
         let Some(value) = authorization else {
@@ -41,13 +43,7 @@ impl WriteToken {
         let Some(presented) = strip_bearer(value) else {
             return false;
         };
-        constant_time_eq(presented, &self.0)
-    }
-}
-
-impl fmt::Debug for WriteToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WriteToken(<redacted>)")
+        presented.ct_eq(self.0.expose_secret()).into()
     }
 }
 
@@ -58,16 +54,6 @@ fn strip_bearer(value: &[u8]) -> Option<&[u8]> {
     }
     let token = rest.strip_prefix(b" ")?;
     Some(token.trim_ascii())
-}
-
-fn constant_time_eq(presented: &[u8], expected: &[u8]) -> bool {
-    let mut difference = presented.len() ^ expected.len();
-    for i in 0..presented.len().max(expected.len()) {
-        let a = presented.get(i).copied().unwrap_or(0);
-        let b = expected.get(i).copied().unwrap_or(0);
-        difference |= usize::from(std::hint::black_box(a ^ b));
-    }
-    difference == 0
 }
 
 #[cfg(test)]

@@ -16,14 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{
-    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents, SharedHttpClient,
-};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents, SharedHttpClient};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -41,8 +40,6 @@ pub const KEY_ATTRIBUTE: &str = "id";
 pub const SEED_ITEM_KEY: &str = "seed";
 /// The attribute that holds the seed's canonical decimal, as a string.
 pub const VALUE_ATTRIBUTE: &str = "value";
-/// The default bound on one store call, retries included.
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The seed in a DynamoDB table. Build it once per process: the SDK client
 /// inside keeps its connections and credentials for every request.
@@ -55,85 +52,12 @@ pub struct DynamoDbStore {
 }
 
 impl DynamoDbStore {
-    /// Builds the store from the standard AWS configuration chain
-    /// (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, profiles, instance or
-    /// Lambda role). Sends nothing: call [`DynamoDbStore::check`] to find out
-    /// whether the table can be reached.
-    #[cfg(feature = "aws-config")]
-    pub async fn from_environment(
-        table: impl Into<String>,
-        call_timeout: Duration,
-    ) -> Result<Self, StoreError> {
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(https_client())
-            .load()
-            .await;
-        if shared.region().is_none() {
-            return Err(StoreError::Misconfigured(
-                "no AWS region is configured; set AWS_REGION (for example AWS_REGION=eu-west-1)"
-                    .to_string(),
-            ));
-        }
-        Ok(Self::new(
-            aws_sdk_dynamodb::config::Builder::from(&shared),
-            table,
-            call_timeout,
-        ))
-    }
-
-    /// Builds the store from the variables Lambda sets for every function:
-    /// `AWS_REGION` and the execution role's `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` (plus
-    /// `AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL`, if set). This is
-    /// what the full chain finds first on Lambda anyway; reading it directly
-    /// keeps the chain's other providers (and an STS client) out of the
-    /// bootstrap, which is 0.5 MB smaller for it. Sends nothing.
-    pub fn from_lambda_environment(
-        table: impl Into<String>,
-        call_timeout: Duration,
-    ) -> Result<Self, StoreError> {
-        let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-        let region = variable("AWS_REGION")
-            .or_else(|| variable("AWS_DEFAULT_REGION"))
-            .ok_or_else(|| {
-                StoreError::Misconfigured(
-                    "no AWS region is configured; set AWS_REGION (Lambda sets it)".to_string(),
-                )
-            })?;
-        let (Some(key), Some(secret)) = (
-            variable("AWS_ACCESS_KEY_ID"),
-            variable("AWS_SECRET_ACCESS_KEY"),
-        ) else {
-            return Err(StoreError::Misconfigured(
-                "no AWS credentials in the environment; set AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's role)"
-                    .to_string(),
-            ));
-        };
-        let credentials = Credentials::new(
-            key,
-            secret,
-            variable("AWS_SESSION_TOKEN"),
-            None,
-            "lambda-environment",
-        );
-        let mut config = aws_sdk_dynamodb::config::Builder::new()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region))
-            .credentials_provider(credentials)
-            .http_client(https_client());
-        if let Some(endpoint) =
-            variable("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| variable("AWS_ENDPOINT_URL"))
-        {
-            config = config.endpoint_url(endpoint);
-        }
-        Ok(Self::new(config, table, call_timeout))
-    }
-
-    /// Builds the store from an SDK configuration made by the caller (tests
-    /// point it at DynamoDB Local), which includes its HTTP client (this
-    /// build has no default one: use [`https_client`]). The call timeout and
-    /// retries set here replace any in `config`.
+    /// Builds the store from an SDK configuration the target made from its
+    /// environment (the EC2 server with the SDK's whole chain, the Lambda
+    /// function from the variables Lambda sets, tests for DynamoDB Local).
+    /// It includes the HTTP client: this build has no default one, so use
+    /// [`https_client`]. The call timeout and retries set here replace any in
+    /// `config`. Sends nothing: [`DynamoDbStore::check`] does.
     pub fn new(
         config: aws_sdk_dynamodb::config::Builder,
         table: impl Into<String>,
@@ -240,7 +164,7 @@ impl DynamoDbStore {
     fn classify<E, R>(&self, error: SdkError<E, R>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         classify(
             error,
@@ -331,10 +255,10 @@ fn classify<E, R>(
 ) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     let detail = DisplayErrorContext(&error).to_string();
-    if detail.contains("CredentialsNotLoaded") || detail.contains("no credentials") {
+    if caused_by::<CredentialsError>(&error) {
         return StoreError::AccessDenied(
             "no AWS credentials were found (the environment, profiles, web identity, ECS and \
              instance metadata were tried); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or \
@@ -379,6 +303,18 @@ where
         _ if matches!(error, SdkError::DispatchFailure(_)) => StoreError::Unreachable(detail),
         _ => StoreError::Other(detail),
     }
+}
+
+/// Whether an error of type `E` is anywhere in `error`'s chain of causes.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<E>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// Why one attempt failed, as remembered for the log of a call that then

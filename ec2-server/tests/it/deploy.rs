@@ -1,0 +1,309 @@
+//! The EC2 deployment artefacts (ec2-server/deploy/): the stack passes
+//! cfn-lint and broken copies fail it; the systemd unit is hardened, and the
+//! copy the stack's user data writes is the same unit; the numbers that must
+//! be ordered (idle timeouts, drain and stop timeouts) are.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ec2_server::connection::LINGER_TIME;
+use ec2_server::Settings;
+use harness::templates::{assert_lint_passes_and_breakages_fail, Linter};
+
+fn deploy(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(file)
+}
+
+fn read(file: &str) -> String {
+    std::fs::read_to_string(deploy(file)).expect("deploy file is readable")
+}
+
+/// The unit's directives, comments and blank lines left out.
+fn directives(unit: &str) -> Vec<String> {
+    unit.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_stack_passes_cfn_lint_and_broken_copies_fail() {
+    assert_lint_passes_and_breakages_fail(
+        Linter::CfnLint,
+        &deploy("fallback-stack.yaml"),
+        &[
+            (
+                "a misspelled property",
+                "HealthCheckPath: /",
+                "HealthCheckPth: /",
+            ),
+            (
+                "a reference to nothing",
+                "!Ref LoadBalancerSecurityGroup",
+                "!Ref LoadBalancerSecurityGrup",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn the_user_data_installs_exactly_the_unit_in_the_repository() {
+    let stack = read("fallback-stack.yaml");
+    let start = stack
+        .find("<<'UNIT'")
+        .expect("the user data writes the unit")
+        + "<<'UNIT'".len();
+    let end = stack[start..]
+        .find("\n              UNIT")
+        .expect("end of the unit")
+        + start;
+    assert_eq!(
+        directives(&stack[start..end]),
+        directives(&read("seed.service")),
+        "ec2-server/deploy/seed.service and the stack's user data differ"
+    );
+}
+
+#[test]
+fn the_unit_is_hardened() {
+    let unit = directives(&read("seed.service"));
+    for required in [
+        "DynamicUser=yes",
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "Restart=on-failure",
+        "KillSignal=SIGTERM",
+    ] {
+        assert!(
+            unit.iter().any(|line| line == required),
+            "seed.service lacks {required}"
+        );
+    }
+}
+
+/// The value of `Key: NAME` in the stack, as whole seconds.
+fn stack_seconds(stack: &str, key: &str, value_key: &str) -> Duration {
+    let compact: String = stack.split_whitespace().collect::<Vec<_>>().join(" ");
+    let after = compact
+        .split_once(&format!("{key} {value_key}"))
+        .unwrap_or_else(|| panic!("the stack sets {key}"))
+        .1;
+    let value = after
+        .split_whitespace()
+        .next()
+        .expect("a value")
+        .trim_matches('"');
+    Duration::from_secs(value.parse().expect("whole seconds"))
+}
+
+fn unit_duration(unit: &[String], prefix: &str) -> Duration {
+    let value = unit
+        .iter()
+        .find_map(|line| line.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("the unit sets {prefix}"));
+    humantime::parse_duration(value).expect("a duration")
+}
+
+/// The numbers of a restart fit together: the lame duck lasts until the
+/// balancer's health check has marked the target down; the unit's stop
+/// timeout outlasts the lame duck and the drain; a deregistered target's
+/// in-flight requests get as long as the server may take.
+#[test]
+fn the_lame_duck_drain_stop_timeout_and_deregistration_delay_fit_together() {
+    let unit = directives(&read("seed.service"));
+    let stack = read("fallback-stack.yaml");
+    let delay = unit_duration(&unit, "Environment=SEED_SHUTDOWN_DELAY=");
+    let stop = unit_duration(&unit, "TimeoutStopSec=");
+    let interval = stack_seconds(&stack, "HealthCheckIntervalSeconds:", "");
+    let timeout = stack_seconds(&stack, "HealthCheckTimeoutSeconds:", "");
+    let threshold = stack_seconds(&stack, "UnhealthyThresholdCount:", "").as_secs() as u32;
+    let deregistration = stack_seconds(
+        &stack,
+        "Key: deregistration_delay.timeout_seconds",
+        "Value:",
+    );
+
+    let marked_down = interval * threshold + timeout;
+    assert!(
+        delay >= marked_down,
+        "the lame duck ({delay:?}) must outlast the health check's {marked_down:?}"
+    );
+    let drain = Settings::for_tests().shutdown_timeout + LINGER_TIME;
+    assert!(
+        stop > delay + drain,
+        "TimeoutStopSec {stop:?} must exceed the lame duck and drain {:?}",
+        delay + drain
+    );
+    assert!(
+        deregistration >= delay + Settings::for_tests().shutdown_timeout,
+        "the deregistration delay {deregistration:?} must cover the lame duck and drain"
+    );
+}
+
+#[test]
+fn the_balancer_and_the_servers_agree_on_idle_connections_and_health() {
+    let stack = read("fallback-stack.yaml");
+    let compact: String = stack.split_whitespace().collect::<Vec<_>>().join(" ");
+    let balancer_idle = Duration::from_secs(60);
+    assert!(compact.contains("Key: idle_timeout.timeout_seconds Value: \"60\""));
+    assert!(
+        Settings::for_tests().idle_timeout > balancer_idle,
+        "the server must keep idle connections longer than the balancer"
+    );
+    for expected in [
+        "HealthCheckPath: /",
+        "HealthCheckIntervalSeconds: 10",
+        "HealthyThresholdCount: 2",
+        "UnhealthyThresholdCount: 2",
+        "HttpCode: \"200\"",
+        "Scheme: internet-facing",
+        "Port: 80",
+        "SourceSecurityGroupId: !Ref LoadBalancerSecurityGroup",
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        "SEED_STORE=dynamodb",
+        // The table the stack creates has the store's schema.
+        "AttributeDefinitions: - AttributeName: id AttributeType: S",
+        "KeySchema: - AttributeName: id KeyType: HASH",
+        "BillingMode: PAY_PER_REQUEST",
+        "SEED_INSTANCE_NAME=$instance",
+    ] {
+        assert!(compact.contains(expected), "the stack lacks {expected:?}");
+    }
+    let actions: Vec<&str> = stack
+        .lines()
+        .map(str::trim)
+        .filter_map(|line| line.strip_prefix("- dynamodb:"))
+        .collect();
+    assert_eq!(
+        actions,
+        ["GetItem", "PutItem"],
+        "instances may only get and put items"
+    );
+}
+
+/// Runs a script of `scripts/` with a stand-in `aws` first on PATH that
+/// records its arguments (no AWS account can be reached from the tests);
+/// returns the exit status and the recorded calls.
+fn run_with_recorded_aws(script: &str, args: &[&str]) -> (std::process::ExitStatus, Vec<String>) {
+    let dir =
+        std::env::temp_dir().join(format!("seed-aws-standin-{}-{script}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a folder for the stand-in");
+    let calls = dir.join("calls");
+    let _ = std::fs::remove_file(&calls);
+    let aws = dir.join("aws");
+    std::fs::write(
+        &aws,
+        "#!/bin/sh\necho \"$*\" >> \"$AWS_CALLS\"\n\
+         case \"$1 $2\" in \"cloudformation describe-stacks\") echo seed-ec2-SeedTable-1 ;; esac\n",
+    )
+    .expect("write the stand-in");
+    std::process::Command::new("chmod")
+        .args(["+x", aws.to_str().expect("UTF-8")])
+        .status()
+        .expect("chmod");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace");
+    let status = std::process::Command::new(root.join("scripts").join(script))
+        .args(args)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("AWS_CALLS", &calls)
+        .status()
+        .expect("the script runs");
+    let recorded = std::fs::read_to_string(&calls)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    (status, recorded)
+}
+
+/// The README's deploy and teardown commands for the EC2 stack need an AWS
+/// account; what they send to the AWS CLI is checked here: the binary
+/// uploaded where the stack fetches it, the stack deployed with parameters
+/// it declares, deleted and waited for.
+#[test]
+fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
+    let binary = std::env::temp_dir().join(format!("seed-fake-binary-{}", std::process::id()));
+    std::fs::write(&binary, b"binary").expect("a stand-in binary");
+    let binary = binary.to_str().expect("UTF-8").to_string();
+    let (status, calls) = run_with_recorded_aws(
+        "ec2-deploy",
+        &[
+            "--vpc",
+            "vpc-1",
+            "--subnets",
+            "subnet-a,subnet-b",
+            "--bucket",
+            "my-bucket",
+            "--binary",
+            &binary,
+        ],
+    );
+    assert!(status.success(), "{status:?} {calls:?}");
+    assert_eq!(
+        calls[0],
+        format!("s3 cp {binary} s3://my-bucket/ec2-server"),
+        "{calls:?}"
+    );
+    let deploy = calls
+        .iter()
+        .find(|call| call.starts_with("cloudformation deploy"))
+        .expect("a deploy");
+    assert!(deploy.contains("--stack-name seed-ec2"), "{deploy}");
+    assert!(
+        deploy.contains("ec2-server/deploy/fallback-stack.yaml"),
+        "{deploy}"
+    );
+    assert!(deploy.contains("--capabilities CAPABILITY_IAM"), "{deploy}");
+    let stack = read("fallback-stack.yaml");
+    let parameters = deploy
+        .split_once("--parameter-overrides ")
+        .expect("parameters")
+        .1;
+    for parameter in parameters.split_whitespace() {
+        let name = parameter.split('=').next().expect("NAME=value");
+        assert!(
+            stack.contains(&format!("\n  {name}:\n")),
+            "the stack declares no parameter {name}"
+        );
+    }
+    assert!(
+        parameters.contains("BinaryBucket=my-bucket BinaryKey=ec2-server"),
+        "{parameters}"
+    );
+
+    let (status, calls) = run_with_recorded_aws("ec2-deploy", &["--vpc", "vpc-1"]);
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "missing settings are refused: {calls:?}"
+    );
+    assert!(calls.is_empty(), "nothing was sent: {calls:?}");
+
+    let (status, calls) = run_with_recorded_aws("ec2-delete", &[]);
+    assert!(status.success(), "{status:?} {calls:?}");
+    assert!(
+        calls.contains(&"cloudformation delete-stack --stack-name seed-ec2".to_string()),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("cloudformation wait stack-delete-complete --stack-name seed-ec2"),
+        "{calls:?}"
+    );
+    let _ = std::fs::remove_file(binary);
+}

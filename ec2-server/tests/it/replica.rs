@@ -1,0 +1,374 @@
+//! The EC2 fallback reproduced locally (scripts/replica: DynamoDB Local, two
+//! instances, HAProxy with the ALB's health-check semantics), under failure.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use contract::raw;
+use contract::Endpoint;
+use harness::replica::Replica;
+use http::StatusCode;
+
+fn server() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_ec2-server"))
+}
+
+async fn start(memory: bool, env: &'static [(&'static str, &'static str)]) -> Replica {
+    tokio::task::spawn_blocking(move || Replica::start(server(), memory, env))
+        .await
+        .expect("starting the replica")
+}
+
+async fn instances_answering(
+    service: &Endpoint,
+    requests: usize,
+    expected: &str,
+) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    for _ in 0..requests {
+        let reply = service.get().await;
+        assert_eq!(reply.assert_seed("GET through the balancer"), expected);
+        seen.insert(
+            reply
+                .header("x-seed-instance")
+                .expect("instances are named")
+                .to_string(),
+        );
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gets_through_the_balancer_reach_both_instances_and_agree() {
+    let replica = start(false, &[]).await;
+    let service = replica.endpoint();
+    service.store("31337").await;
+    let seen = instances_answering(&service, 20, "31337").await;
+    assert_eq!(seen, BTreeSet::from(["a".to_string(), "b".to_string()]));
+}
+
+/// Requests one after another for a bounded time, alternating POST and GET;
+/// returns how many were made and every failure.
+async fn request_stream(service: Endpoint, count: usize) -> (usize, Vec<String>) {
+    let mut failures = Vec::new();
+    for n in 0..count {
+        let reply = if n % 2 == 0 {
+            service.post(format!("{{\"num\": {n}}}")).await
+        } else {
+            service.get().await
+        };
+        if reply.status != StatusCode::OK {
+            failures.push(format!("request {n}: {reply:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    (count, failures)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_fails_no_request_is_marked_down_and_rejoins() {
+    let replica = Arc::new(start(false, &[]).await);
+    let stream = tokio::spawn(request_stream(replica.endpoint(), 300));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    replica.script(&["kill", "a"], &[]);
+
+    let watcher = Arc::clone(&replica);
+    tokio::task::spawn_blocking(move || {
+        watcher.wait_for_state("a", "DOWN", Duration::from_secs(10))
+    })
+    .await
+    .expect("HAProxy marks the killed instance down");
+    let (made, failures) = stream.await.expect("the request stream");
+    assert!(
+        failures.is_empty(),
+        "{} of {made} requests failed: {failures:?}",
+        failures.len()
+    );
+
+    replica.script(&["revive", "a"], &[]);
+    let watcher = Arc::clone(&replica);
+    tokio::task::spawn_blocking(move || watcher.wait_for_state("a", "UP", Duration::from_secs(15)))
+        .await
+        .expect("the revived instance rejoins");
+    let service = replica.endpoint();
+    service.store("77").await;
+    let seen = instances_answering(&service, 10, "77").await;
+    assert!(
+        seen.contains("a"),
+        "the revived instance got no traffic: {seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_to_an_instance_during_requests_fails_none() {
+    let replica = start(false, &[]).await;
+    let failures = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for client in 0..4 {
+        let service = replica.endpoint();
+        let failures = Arc::clone(&failures);
+        clients.push(tokio::spawn(async move {
+            for n in 0..60 {
+                let reply = if n % 3 == 0 {
+                    service
+                        .post(format!("{{\"num\": {}}}", client * 1000 + n))
+                        .await
+                } else {
+                    service.get().await
+                };
+                if reply.status != StatusCode::OK {
+                    eprintln!("failed: {reply:?}");
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    replica.script(&["term", "a"], &[]);
+    for client in clients {
+        client.await.expect("a client task");
+    }
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "requests failed while an instance drained"
+    );
+}
+
+/// The ALB's ordering, scaled down: header-read limit (1 s) < the
+/// balancer's idle keep-alive (4 s) < the servers' idle timeout (6 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_stays_usable_past_the_header_read_limit() {
+    let replica = start(
+        false,
+        &[
+            ("SEED_HEADER_READ_TIMEOUT", "1s"),
+            ("SEED_IDLE_TIMEOUT", "6s"),
+            ("SEED_REPLICA_KEEP_ALIVE", "4s"),
+        ],
+    )
+    .await;
+    let balancer = replica.balancer_address();
+    // Through the balancer, as a client sees it; and straight to an
+    // instance, as the balancer's pooled connection sees it (through the
+    // balancer alone, a closed pooled connection would be hidden by a retry).
+    let mut through_balancer = raw::connect(balancer).await;
+    let mut to_instance = raw::connect(replica.instance_address("a")).await;
+    let request = b"GET / HTTP/1.1\r\nHost: seed\r\n\r\n";
+    for round in 0..3 {
+        for (what, client) in [
+            ("balancer", &mut through_balancer),
+            ("instance", &mut to_instance),
+        ] {
+            assert!(
+                raw::write_lossy(client, request).await,
+                "{what}, round {round}: closed"
+            );
+            let response = raw::read_response(client, Duration::from_secs(5)).await;
+            assert_eq!(response.status, 200, "{what}, round {round}: {response:?}");
+        }
+        // Idle three times the header-read limit.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checker_passes_on_the_replica_and_names_both_instances() {
+    let replica = start(false, &[]).await;
+    let report = checker::run(&checker::Check {
+        url: format!("{}/", replica.url),
+        gets: 20,
+        timeout: Duration::from_secs(5),
+        value: None,
+    })
+    .await
+    .expect("the check runs");
+    let rendered = report.render();
+    assert!(report.passed(), "{rendered}");
+    assert!(rendered.contains("PASS"), "{rendered}");
+    let instances: BTreeSet<_> = report
+        .gets
+        .iter()
+        .filter_map(|get| get.instance.clone())
+        .collect();
+    assert_eq!(
+        instances,
+        BTreeSet::from(["a".to_string(), "b".to_string()]),
+        "{rendered}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checker_fails_on_instances_with_separate_memory_stores_and_says_why() {
+    let replica = start(true, &[]).await;
+    let report = checker::run(&checker::Check {
+        url: format!("{}/", replica.url),
+        gets: 20,
+        timeout: Duration::from_secs(5),
+        value: Some("4242".to_string()),
+    })
+    .await
+    .expect("the check runs");
+    let rendered = report.render();
+    assert!(!report.passed(), "{rendered}");
+    assert!(rendered.contains("FAIL"), "{rendered}");
+    assert!(rendered.contains("do not share one store"), "{rendered}");
+    assert!(
+        rendered.contains("answered 200 OK 0"),
+        "the stale instance's answer is shown: {rendered}"
+    );
+}
+
+/// Refusals the handler makes without reading the body, each with the status
+/// it must get: the request line, then the status.
+const REFUSED_UNREAD: [(&str, u16); 5] = [
+    ("PUT / HTTP/1.1", 405),
+    ("DELETE / HTTP/1.1", 405),
+    ("POST /elsewhere HTTP/1.1", 404),
+    ("GET / HTTP/1.1", 200),  // a GET with a body: answered, body unread
+    ("POST / HTTP/1.1", 401), // no write token
+];
+
+/// One user's keep-alive connection: `requests` requests, every fifth a
+/// refusal whose body arrives 20 ms after its headers. Returns how many
+/// requests were lost (no answer, or not the answer the request calls for).
+async fn keep_alive_user(
+    address: std::net::SocketAddr,
+    requests: usize,
+    user: usize,
+) -> Vec<String> {
+    let body = "{\"num\": 1}";
+    let mut lost = Vec::new();
+    let mut stream = raw::connect(address).await;
+    for n in 0..requests {
+        let (head, late_body, expected) = if n % 5 == 4 {
+            let (line, status) = REFUSED_UNREAD[(n / 5 + user) % REFUSED_UNREAD.len()];
+            let head = format!(
+                "{line}\r\nHost: seed\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            (head, Some(body), status)
+        } else {
+            (
+                "GET / HTTP/1.1\r\nHost: seed\r\n\r\n".to_string(),
+                None,
+                200,
+            )
+        };
+        raw::write_lossy(&mut stream, head.as_bytes()).await;
+        if let Some(late_body) = late_body {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            raw::write_lossy(&mut stream, late_body.as_bytes()).await;
+        }
+        match raw::try_read_response(&mut stream, Duration::from_secs(10)).await {
+            Ok(response) if response.status == expected => {
+                if response.says_close() {
+                    stream = raw::connect(address).await;
+                }
+            }
+            Ok(response) => {
+                let status_line = response.head.lines().next().unwrap_or_default().to_string();
+                lost.push(format!(
+                    "user {user}, request {n}: wanted {expected}, got {status_line}"
+                ));
+                stream = raw::connect(address).await;
+            }
+            Err(why) => {
+                lost.push(format!("user {user}, request {n}: {why}"));
+                stream = raw::connect(address).await;
+            }
+        }
+    }
+    lost
+}
+
+/// A load balancer shares each connection among many users. Refusals whose
+/// bodies arrive late must not cost anybody's next request: zero lost, zero
+/// 502, straight to an instance and through a balancer that, like an ALB,
+/// never retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_with_late_bodies_lose_no_request_on_shared_keep_alive_connections() {
+    let replica = start(
+        false,
+        &[
+            ("SEED_REPLICA_RETRIES", "0"),
+            ("SEED_WRITE_TOKEN", "replica-token"),
+        ],
+    )
+    .await;
+    let balancer = replica.balancer_address();
+    let (users, requests) = (8, 100);
+    for (what, address) in [
+        ("straight to an instance", replica.instance_address("a")),
+        ("through the balancer", balancer),
+    ] {
+        let clients: Vec<_> = (0..users)
+            .map(|user| tokio::spawn(keep_alive_user(address, requests, user)))
+            .collect();
+        let mut lost = Vec::new();
+        for client in clients {
+            lost.extend(client.await.expect("a user's task"));
+        }
+        assert!(
+            lost.is_empty(),
+            "{what}: {} of {} requests lost: {lost:#?}",
+            lost.len(),
+            users * requests
+        );
+    }
+}
+
+/// A restart behind a balancer that never retries: SIGTERM makes the
+/// instance a lame duck (health checks fail, connections close after each
+/// response) until the balancer has marked it down; then it drains and
+/// exits; it starts again and rejoins. No request fails in all that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_behind_a_balancer_that_never_retries_fails_no_request() {
+    let replica = Arc::new(
+        start(
+            false,
+            &[("SEED_REPLICA_RETRIES", "0"), ("SEED_SHUTDOWN_DELAY", "3s")],
+        )
+        .await,
+    );
+    let streams: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(request_stream(replica.endpoint(), 400)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    replica.script(&["term", "a"], &[]);
+
+    let watcher = Arc::clone(&replica);
+    tokio::task::spawn_blocking(move || {
+        watcher.wait_for_state("a", "DOWN", Duration::from_secs(10));
+        watcher.wait_for_exit("a", Duration::from_secs(20));
+    })
+    .await
+    .expect("the lame duck is marked down, then exits");
+    replica.script(&["revive", "a"], &[]);
+    let watcher = Arc::clone(&replica);
+    tokio::task::spawn_blocking(move || watcher.wait_for_state("a", "UP", Duration::from_secs(15)))
+        .await
+        .expect("the restarted instance rejoins");
+
+    let mut made = 0;
+    let mut failures = Vec::new();
+    for stream in streams {
+        let (count, failed) = stream.await.expect("a request stream");
+        made += count;
+        failures.extend(failed);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {made} requests failed: {failures:#?}",
+        failures.len()
+    );
+    let service = replica.endpoint();
+    service.store("2024").await;
+    assert!(instances_answering(&service, 10, "2024")
+        .await
+        .contains("a"));
+}

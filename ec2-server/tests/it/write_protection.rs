@@ -1,0 +1,144 @@
+//! Write protection: with a token configured, POST needs `Authorization:
+//! Bearer <token>`; reads stay open; the token never appears in logs.
+
+use std::sync::Arc;
+
+use crate::support::{process, settings, spawn_app_with};
+use http::StatusCode;
+use shared::MemoryStore;
+
+fn token_file(token: &str) -> std::path::PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("seed-token-{}-{}", std::process::id(), token.len()));
+    std::fs::write(&path, format!("{token}\n")).expect("write the token file");
+    path
+}
+
+#[tokio::test]
+async fn posts_need_the_token_and_reads_stay_open() {
+    let file = token_file("correct-horse-battery");
+    let path = file.to_str().expect("UTF-8 path");
+    let server = spawn_app_with(
+        settings(&["--write-token-file", path]),
+        Arc::new(MemoryStore::new()),
+    )
+    .await;
+
+    for (what, headers) in [
+        ("no Authorization", vec![]),
+        (
+            "a wrong token",
+            vec![("authorization", "Bearer correct-horse-battery-staple")],
+        ),
+        (
+            "a prefix of the token",
+            vec![("authorization", "Bearer correct-horse")],
+        ),
+        (
+            "another scheme",
+            vec![("authorization", "Basic correct-horse-battery")],
+        ),
+        // Two credentials are refused, whichever comes first: servers and
+        // proxies disagree on which one counts.
+        (
+            "the token, then another",
+            vec![
+                ("authorization", "Bearer correct-horse-battery"),
+                ("authorization", "Bearer something-else"),
+            ],
+        ),
+        (
+            "the token twice",
+            vec![
+                ("authorization", "Bearer correct-horse-battery"),
+                ("authorization", "Bearer correct-horse-battery"),
+            ],
+        ),
+    ] {
+        let reply = server.send("POST", "/", &headers, "{\"num\": 5}").await;
+        reply.assert_refusal(StatusCode::UNAUTHORIZED, what);
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some("Bearer realm=\"seed\""),
+            "{what}"
+        );
+    }
+    // Refused before the body is read: an oversize body is a 401, not a 413.
+    let big = format!("{{\"num\": 1}}{}", " ".repeat(100_000));
+    server
+        .send("POST", "/", &[], big)
+        .await
+        .assert_refusal(StatusCode::UNAUTHORIZED, "oversize");
+    assert_eq!(server.seed().await, "0", "a refused POST changed the seed");
+
+    let reply = server
+        .send(
+            "POST",
+            "/",
+            &[("authorization", "Bearer correct-horse-battery")],
+            "{\"num\": 5}",
+        )
+        .await;
+    assert_eq!(reply.assert_seed("authorized POST"), "5");
+    assert_eq!(server.seed().await, "5");
+    assert_eq!(
+        server.send("HEAD", "/", &[], "").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        server.send("OPTIONS", "/", &[], "").await.status,
+        StatusCode::NO_CONTENT
+    );
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn the_token_from_the_environment_works_and_is_never_logged() {
+    let token = "env-token-7f3a9c";
+    let server = process::start(&["--log-level", "debug"], &[("SEED_WRITE_TOKEN", token)]).await;
+    let service = contract::Endpoint::new(format!("http://{}", server.address));
+    service
+        .post("{\"num\": 1}")
+        .await
+        .assert_refusal(StatusCode::UNAUTHORIZED, "no token");
+    let reply = service
+        .send(
+            "POST",
+            "/",
+            &[("authorization", &format!("Bearer {token}"))],
+            "{\"num\": 2}",
+        )
+        .await;
+    assert_eq!(reply.assert_seed("with token"), "2");
+    let log = server.startup_log.join("\n");
+    assert!(log.contains("on: token from SEED_WRITE_TOKEN"), "{log}");
+    assert!(!log.contains(token), "the token was logged: {log}");
+}
+
+#[test]
+fn unusable_token_settings_stop_start_up() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ec2-server"))
+            .args(["--port", "0"])
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("runs")
+    };
+    let missing = run(&["--write-token-file", "/nonexistent/token"], &[]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the write token file"));
+
+    let file = token_file("file-token");
+    let both = run(
+        &["--write-token-file", file.to_str().expect("UTF-8")],
+        &[("SEED_WRITE_TOKEN", "x")],
+    );
+    assert_eq!(both.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("keep one"));
+    let _ = std::fs::remove_file(file);
+
+    let spaces = run(&[], &[("SEED_WRITE_TOKEN", "two words")]);
+    assert_eq!(spaces.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&spaces.stderr).contains("visible ASCII"));
+}

@@ -1,0 +1,34 @@
+//! The real parts the tests run, started and stopped by the tests
+//! themselves: DynamoDB Local, the Lambda runtime emulator, `sam local`,
+//! the HAProxy replica of the EC2 stack, a slow TCP proxy, and the template
+//! linters. What a test starts is owned by a [`ChildGuard`] (or a type
+//! holding one) and stopped when it drops.
+//!
+//! Nothing here skips: a part that is missing fails the test and says how
+//! to get it.
+
+pub mod child;
+pub mod dynamodb_local;
+pub mod lambda_emulator;
+pub mod replica;
+pub mod sam_local;
+pub mod slow_proxy;
+pub mod templates;
+
+pub use child::ChildGuard;
+
+/// The workspace: where `scripts/` and the templates are.
+pub fn workspace_root() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the harness crate sits in the workspace root")
+}
+
+/// A loopback port nobody listens on right now, for a child process to
+/// listen on (in-process servers bind port 0 themselves).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}

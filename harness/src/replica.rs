@@ -1,0 +1,187 @@
+//! The local replica of the EC2 fallback (`scripts/replica`: DynamoDB Local,
+//! two ec2-server instances, HAProxy), started by a test in a folder and on
+//! ports of its own, and stopped when dropped.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use contract::Endpoint;
+use tempfile::TempDir;
+
+use crate::free_port;
+
+pub struct Replica {
+    dir: TempDir,
+    server: PathBuf,
+    extra_env: Vec<(String, String)>,
+    pub url: String,
+    stats: String,
+}
+
+impl Replica {
+    /// Starts the replica with `server` as both instances; `memory` gives
+    /// each its own in-memory store; `env` adds settings (SEED_*, and the
+    /// script's SEED_REPLICA_*).
+    pub fn start(server: &Path, memory: bool, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("seed-replica-")
+            .tempdir()
+            .expect("a temporary folder");
+        let mut replica = Replica {
+            dir,
+            server: server.to_path_buf(),
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            url: String::new(),
+            stats: String::new(),
+        };
+        let port = free_port().to_string();
+        let mut args = vec!["start"];
+        if memory {
+            args.push("--memory");
+        }
+        let output = replica.script(&args, &[("SEED_REPLICA_PORT", &port)]);
+        for line in output.lines() {
+            if let Some(url) = line.strip_prefix("URL=") {
+                replica.url = url.trim_end_matches('/').to_string();
+            }
+            if let Some(stats) = line.strip_prefix("STATS=") {
+                replica.stats = stats.to_string();
+            }
+        }
+        assert!(
+            !replica.url.is_empty(),
+            "scripts/replica printed no URL: {output}"
+        );
+        replica
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::new(self.url.clone())
+    }
+
+    /// Runs `scripts/replica ARGS` for this replica; panics if it fails.
+    pub fn script(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let script = script_path();
+        let output = Command::new(&script)
+            .args(args)
+            .env("SEED_REPLICA_DIR", self.dir.path())
+            .env("SEED_REPLICA_SERVER", &self.server)
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().copied())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run {}: {error}", script.display()));
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "scripts/replica {args:?} failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    /// Where the balancer listens.
+    pub fn balancer_address(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the replica URL is http://host:port")
+    }
+
+    /// Where instance `name` listens, behind the balancer.
+    pub fn instance_address(&self, name: &str) -> std::net::SocketAddr {
+        let port = std::fs::read_to_string(self.dir.path().join(format!("{name}.port")))
+            .unwrap_or_else(|error| panic!("no port for instance {name}: {error}"));
+        let port: u16 = port.trim().parse().expect("a port number");
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Whether instance `name`'s process is still alive.
+    pub fn instance_running(&self, name: &str) -> bool {
+        std::fs::read_to_string(self.dir.path().join(format!("{name}.pid")))
+            .ok()
+            .is_some_and(|pid| Path::new(&format!("/proc/{}", pid.trim())).exists())
+    }
+
+    /// Waits until instance `name`'s process has exited.
+    pub fn wait_for_exit(&self, name: &str, within: Duration) {
+        let started = Instant::now();
+        while self.instance_running(name) {
+            assert!(
+                started.elapsed() < within,
+                "instance {name} still runs after {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// HAProxy's view of instance `name`: "UP", "DOWN", ...
+    pub fn balancer_state(&self, name: &str) -> String {
+        let csv = http_get(&format!("{};csv", self.stats));
+        csv.lines()
+            .map(|line| line.split(',').collect::<Vec<_>>())
+            .find(|fields| fields.len() > 17 && fields[0] == "instances" && fields[1] == name)
+            .map(|fields| fields[17].to_string())
+            .unwrap_or_else(|| panic!("instance {name} not in HAProxy's stats: {csv}"))
+    }
+
+    /// Waits until HAProxy reports `name` in `state` (e.g. "UP", "DOWN").
+    pub fn wait_for_state(&self, name: &str, state: &str, within: Duration) {
+        let started = Instant::now();
+        loop {
+            let now = self.balancer_state(name);
+            if now.starts_with(state) {
+                return;
+            }
+            assert!(
+                started.elapsed() < within,
+                "instance {name} is {now}, not {state}, after {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = Command::new(script_path())
+            .arg("stop")
+            .env("SEED_REPLICA_DIR", self.dir.path())
+            .output();
+    }
+}
+
+fn script_path() -> PathBuf {
+    crate::workspace_root().join("scripts/replica")
+}
+
+/// The body of a plain `GET` of `url` (`http://127.0.0.1:PORT/path`), over
+/// HTTP/1.0 so that the answer ends with the connection.
+fn http_get(url: &str) -> String {
+    let rest = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("{url} is not http://"));
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(authority)
+        .unwrap_or_else(|error| panic!("cannot connect to {authority}: {error}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").expect("send the request");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .unwrap_or_else(|error| panic!("reading {url}: {error}"));
+    match answer.split_once("\r\n\r\n") {
+        Some((head, body))
+            if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
+        {
+            body.to_string()
+        }
+        _ => panic!("GET {url} did not answer 200: {answer}"),
+    }
+}

@@ -1,0 +1,101 @@
+//! The adapter in-process: each event fixture, read by lambda_http as the
+//! runtime reads it, answered by `lambda::adapter::serve` and checked with
+//! the contract's assertions. Fast enough to run every SPEC row through
+//! every shape; `events` runs the real bootstrap end to end.
+
+use bytes::Bytes;
+use contract::Reply;
+use lambda::configuration::Settings;
+use lambda::{adapter, build_handler};
+use serde_json::json;
+
+use crate::support::events::{every_spec_row, write_protection, Req, Shape, SHAPES};
+
+/// A fresh function with `env` as its environment, in this process.
+struct InProcess {
+    runtime: tokio::runtime::Runtime,
+    handler: shared::SeedHandler,
+}
+
+impl InProcess {
+    fn new(env: &[(&str, &str)]) -> Self {
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        };
+        let settings = Settings::from_lookup(lookup).expect("valid settings");
+        InProcess {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime"),
+            handler: build_handler(&settings).expect("the handler builds"),
+        }
+    }
+
+    /// Answers one event document, read by lambda_http as the runtime
+    /// reads it.
+    fn answer(&self, event: &serde_json::Value) -> Reply {
+        let request = lambda_http::request::from_str(&event.to_string())
+            .unwrap_or_else(|error| panic!("lambda_http cannot read {event}: {error}"));
+        let adapter::Answer(response) = self
+            .runtime
+            .block_on(adapter::serve(&self.handler, request));
+        let (parts, body) = response.into_parts();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: Bytes::copy_from_slice(&body),
+        }
+    }
+
+    fn through(&self, shape: Shape) -> impl FnMut(&Req) -> Reply + '_ {
+        move |request: &Req| self.answer(&shape.event(request))
+    }
+}
+
+#[test]
+fn every_spec_row_through_every_shape() {
+    for shape in SHAPES {
+        every_spec_row(shape, InProcess::new(&[]).through(shape));
+    }
+}
+
+#[test]
+fn with_a_write_token_posts_need_it_through_every_shape() {
+    for shape in SHAPES {
+        let function = InProcess::new(&[("SEED_WRITE_TOKEN", "lambda-t0ken")]);
+        write_protection(shape, "lambda-t0ken", function.through(shape));
+    }
+}
+
+#[test]
+fn the_alb_health_check_is_answered_as_a_get() {
+    let function = InProcess::new(&[]);
+    let event: serde_json::Value =
+        serde_json::from_str(include_str!("../events/alb-health-check.json")).expect("JSON");
+    assert_eq!(function.answer(&event).assert_seed("health check"), "0");
+}
+
+#[test]
+fn an_http_api_stage_is_removed_from_the_path() {
+    let function = InProcess::new(&[]);
+    let mut event = Shape::HttpV2.fixture();
+    event["requestContext"]["stage"] = json!("dev");
+    for (path, status) in [
+        ("/dev/", 200),
+        ("/dev", 200),
+        ("/dev/x", 404),
+        ("/devx", 404),
+    ] {
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["path"] = json!(path);
+        let reply = function.answer(&event);
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "GET {path} on stage dev: {reply:?}"
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! The real bootstrap under cargo-lambda's emulator, fed real event
+//! documents with `cargo lambda invoke`: what only the built binary shows
+//! (the runtime's response forms, logs, its environment). Every shape's SPEC
+//! rows run in-process in `adapter`; here one shape runs them end to end.
+
+use harness::lambda_emulator::LambdaUnderEmulator;
+use http::StatusCode;
+use serde_json::Value;
+
+use crate::support::events::{every_spec_row, post, reply, req, write_protection, Body, Shape};
+
+#[test]
+fn every_spec_row_through_a_function_url() {
+    let function = LambdaUnderEmulator::start(&[]);
+    every_spec_row(Shape::FunctionUrl, |request| {
+        reply(&function.invoke(&Shape::FunctionUrl.event(request)))
+    });
+}
+
+#[test]
+fn the_alb_health_check_is_answered_200_with_a_status_description() {
+    let function = LambdaUnderEmulator::start(&[]);
+    let event: Value =
+        serde_json::from_str(include_str!("../events/alb-health-check.json")).expect("JSON");
+    let document = function.invoke(&event);
+    assert_eq!(reply(&document).assert_seed("ALB health check"), "0");
+    assert!(
+        document["statusDescription"]
+            .as_str()
+            .is_some_and(|description| description.starts_with("200")),
+        "an ALB needs statusDescription: {document}"
+    );
+}
+
+/// The function's JSON log lines (the emulator's own lines are not JSON).
+fn json_lines(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+#[test]
+fn logs_are_json_with_one_line_per_invocation_carrying_its_request_id() {
+    let function = LambdaUnderEmulator::start(&[]);
+    for _ in 0..3 {
+        assert_eq!(
+            reply(&function.invoke(&Shape::HttpV2.event(&req("GET", "/")))).assert_seed("GET"),
+            "0"
+        );
+    }
+    let lines = json_lines(&function.log());
+    let invocations: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "invocation")
+        .collect();
+    assert_eq!(invocations.len(), 3, "{lines:?}");
+    let ids: std::collections::BTreeSet<&str> = invocations
+        .iter()
+        .map(|line| line["request_id"].as_str().expect("a request id"))
+        .collect();
+    assert_eq!(
+        ids.len(),
+        3,
+        "each invocation has its own request id: {invocations:?}"
+    );
+    assert!(invocations
+        .iter()
+        .all(|line| line["status"] == 200 && line["level"] == "INFO"));
+    // With the memory store, the cold start warns that the seed is per instance.
+    assert!(
+        lines.iter().any(|line| line["level"] == "WARN"
+            && line["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("keeps its own seed"))),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn the_log_level_comes_from_aws_lambda_log_level() {
+    let function = LambdaUnderEmulator::start(&[("AWS_LAMBDA_LOG_LEVEL", "WARN".to_string())]);
+    assert_eq!(
+        reply(&function.invoke(&Shape::HttpV2.event(&req("GET", "/")))).assert_seed("GET"),
+        "0"
+    );
+    let lines = json_lines(&function.log());
+    assert!(
+        lines.iter().all(|line| line["level"] != "INFO"),
+        "INFO lines at WARN: {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|line| line["level"] == "WARN"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn with_a_write_token_posts_need_it_and_reads_stay_open() {
+    let function = LambdaUnderEmulator::start(&[("SEED_WRITE_TOKEN", "lambda-t0ken".to_string())]);
+    write_protection(Shape::HttpV2, "lambda-t0ken", |request| {
+        reply(&function.invoke(&Shape::HttpV2.event(request)))
+    });
+}
+
+#[test]
+fn an_unreachable_dynamodb_gives_503_with_retry_after_and_a_logged_cause() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = unused.local_addr().expect("bound").port();
+    drop(unused);
+    let function = LambdaUnderEmulator::start(&[
+        ("SEED_STORE", "dynamodb".to_string()),
+        ("SEED_TABLE", "seed".to_string()),
+        ("SEED_STORE_TIMEOUT", "1s".to_string()),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ]);
+    for request in [
+        req("GET", "/"),
+        post(Body::Text(r#"{"num": 1}"#.to_string())),
+    ] {
+        let answer = reply(&function.invoke(&Shape::FunctionUrl.event(&request)));
+        assert_eq!(answer.header("retry-after"), Some("1"), "{answer:?}");
+        answer.assert_refusal(StatusCode::SERVICE_UNAVAILABLE, request.method);
+    }
+    let lines = json_lines(&function.log());
+    assert!(
+        lines.iter().any(|line| line["level"] == "WARN"
+            && line["error"]
+                .as_str()
+                .is_some_and(|error| error.contains("could not be reached"))),
+        "no warning with the cause: {lines:?}"
+    );
+}

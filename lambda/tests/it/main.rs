@@ -1,0 +1,10 @@
+//! The function's integration tests, in one binary: the adapter in-process
+//! on every event fixture, the real bootstrap under cargo-lambda's emulator,
+//! and the template under its linters and `sam local`.
+
+mod adapter;
+mod contract;
+mod events;
+mod settings;
+mod support;
+mod template;

@@ -1,0 +1,283 @@
+//! `template.yaml` passes cfn-lint, a broken copy does not (so the check
+//! bites), and the template creates the table schema and grants exactly the
+//! permissions the code uses.
+
+use std::path::{Path, PathBuf};
+
+use harness::templates::{assert_lint_passes_and_breakages_fail, Linter};
+use shared::store::dynamodb::KEY_ATTRIBUTE;
+
+fn template_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("lambda/ sits in the workspace root")
+        .join("template.yaml")
+}
+
+fn template() -> String {
+    std::fs::read_to_string(template_path()).expect("template.yaml is readable")
+}
+
+const BREAKAGES: &[(&str, &str, &str)] = &[
+    (
+        "a misspelled property",
+        "PointInTimeRecoveryEnabled: true",
+        "PointInTimeRecoveryEnable: true",
+    ),
+    (
+        "an unknown resource type",
+        "Type: AWS::DynamoDB::Table",
+        "Type: AWS::DynamoDB::Tabel",
+    ),
+    (
+        "a reference to nothing",
+        "!GetAtt SeedTable.Arn",
+        "!GetAtt SeedTabel.Arn",
+    ),
+];
+
+#[test]
+fn the_template_passes_cfn_lint_and_broken_copies_fail() {
+    assert_lint_passes_and_breakages_fail(Linter::CfnLint, &template_path(), BREAKAGES);
+}
+
+#[test]
+fn the_template_passes_sam_validate_lint_and_broken_copies_fail() {
+    assert_lint_passes_and_breakages_fail(Linter::SamValidate, &template_path(), BREAKAGES);
+}
+
+#[test]
+fn the_table_has_the_schema_the_store_uses() {
+    let template = template();
+    let compact: String = template.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        compact.contains(&format!(
+            "AttributeDefinitions: - AttributeName: {KEY_ATTRIBUTE} AttributeType: S"
+        )),
+        "partition key must be {KEY_ATTRIBUTE}, a string"
+    );
+    assert!(compact.contains(&format!(
+        "KeySchema: - AttributeName: {KEY_ATTRIBUTE} KeyType: HASH"
+    )));
+    assert!(compact.contains("BillingMode: PAY_PER_REQUEST"));
+    assert!(compact.contains("PointInTimeRecoveryEnabled: true"));
+    assert!(compact.contains("SEED_TABLE: !Ref SeedTable"));
+}
+
+#[test]
+fn the_function_may_only_get_and_put_items_on_its_table() {
+    let template = template();
+    let actions: Vec<&str> = template
+        .lines()
+        .map(str::trim)
+        .filter_map(|line| line.strip_prefix("- dynamodb:"))
+        .collect();
+    assert_eq!(actions, ["GetItem", "PutItem"]);
+    assert!(template.contains("Resource: !GetAtt SeedTable.Arn"));
+    assert!(!template.contains("dynamodb:*"));
+}
+
+#[test]
+fn the_function_is_the_cargo_lambda_bootstrap_on_al2023_arm64_by_default() {
+    let compact: String = template().split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "BuildMethod: rust-cargolambda",
+        "Binary: seed-lambda",
+        "Runtime: provided.al2023",
+        "Handler: bootstrap",
+        "Architecture: Type: String Default: arm64",
+    ] {
+        assert!(compact.contains(expected), "template lacks {expected:?}");
+    }
+}
+
+/// The variables `template.yaml` declares for the function, in order.
+fn declared_variables() -> Vec<String> {
+    let template = template();
+    let mut lines = template
+        .lines()
+        .skip_while(|line| line.trim() != "Variables:")
+        .skip(1);
+    let first = lines.next().expect("the function declares variables");
+    let indent = first.len() - first.trim_start().len();
+    std::iter::once(first)
+        .chain(lines)
+        .take_while(|line| line.trim().is_empty() || line.len() - line.trim_start().len() >= indent)
+        .filter(|line| line.len() - line.trim_start().len() == indent)
+        .filter_map(|line| {
+            let line = line.trim();
+            (!line.starts_with('#')).then(|| line.split(':').next().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+fn local_environment_files() -> Vec<PathBuf> {
+    let folder = template_path()
+        .parent()
+        .expect("the workspace")
+        .join("lambda/sam-local");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .expect("lambda/sam-local is readable")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `sam local --env-vars` silently ignores a variable the template does
+/// not declare, so the two could drift apart unnoticed.
+#[test]
+fn the_template_declares_every_variable_the_local_environment_files_set() {
+    let declared = declared_variables();
+    assert!(
+        declared.contains(&"SEED_TABLE".to_string())
+            && declared.contains(&"AWS_ENDPOINT_URL_DYNAMODB".to_string()),
+        "{declared:?}"
+    );
+    let files = local_environment_files();
+    assert!(files.len() >= 2, "memory and DynamoDB files: {files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let document: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let variables = document["SeedFunction"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{} sets nothing for SeedFunction", file.display()));
+        for name in variables.keys() {
+            assert!(
+                declared.contains(name),
+                "{} sets {name}, which template.yaml does not declare ({declared:?})",
+                file.display()
+            );
+        }
+    }
+}
+
+/// The cases SAM's local front end (a Flask app emulating API Gateway)
+/// answers itself, so the function never sees the request; measured:
+/// - methods it does not route by name (`CONNECTX`, `PROPFIND`) get its own
+///   `403 {"message":"Missing Authentication Token"}`;
+/// - `/%2F` is decoded to `//` before routing, so it reaches `/`;
+/// - a 16 MiB body gets its `500 {"message":"Internal server error"}`
+///   (over Lambda's 6 MB event limit; API Gateway refuses it with 413).
+///
+/// The function's own answers to all three are tested under cargo-lambda's
+/// emulator (contract_emulator_*.rs). Everything else runs here.
+const ANSWERED_BY_SAMS_FRONT_END: &[&str] = &[
+    "unknown_methods_get_405_with_allow",
+    "an_encoded_slash_is_not_the_root",
+    "body_over_64_kib_gets_413",
+];
+
+fn curl(args: &[&str]) -> String {
+    let output = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "30"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    assert!(output.status.success(), "curl {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn running(pattern: &str) -> bool {
+    std::process::Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .map(|output| output.status.success())
+        .unwrap_or(false)
+}
+
+/// `sam build` of the template for this machine (x86_64 here), then `sam
+/// local start-api` serving the built bootstrap through `scripts/sam-local`:
+/// curl's POST and GET agree, the contract suite passes over HTTP with the
+/// in-memory store and again with DynamoDB Local, and SIGTERM leaves no
+/// container, Docker daemon or DynamoDB Local of its running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sam_local_serves_the_contract_and_stops_everything_it_started() {
+    use harness::sam_local::SamLocal;
+    let daemon_before = running("^dockerd");
+    for dynamodb in [false, true] {
+        let mut sam = tokio::task::spawn_blocking(move || SamLocal::start(dynamodb))
+            .await
+            .expect("starting sam local");
+        let url = format!("http://127.0.0.1:{}/", sam.port);
+        let what = if dynamodb { "DynamoDB Local" } else { "memory" };
+        assert_eq!(curl(&["-d", "{\"num\": 4242}", &url]), "4242", "{what}");
+        assert_eq!(
+            curl(&[&url]),
+            "4242",
+            "{what}: warm containers keep the seed"
+        );
+
+        let service = sam.endpoint();
+        let mut failed = Vec::new();
+        for (name, case) in contract::contract_suite!(in_order) {
+            if ANSWERED_BY_SAMS_FRONT_END.contains(name) {
+                continue;
+            }
+            // Each case expects a fresh service: the seed back at 0.
+            assert_eq!(
+                service.post("{\"num\": 0}").await.text(),
+                "0",
+                "{what}: reset before {name}"
+            );
+            let service = service.clone();
+            // A case that fails panics: in a task of its own, so that every
+            // case is run and reported.
+            if tokio::spawn(async move { case(&service).await })
+                .await
+                .is_err()
+            {
+                failed.push(*name);
+            }
+        }
+        assert!(
+            failed.is_empty(),
+            "{what}: cases failed under sam local: {failed:?}"
+        );
+
+        let log = sam.log_text();
+        let dynamodb_pid = log
+            .lines()
+            .find_map(|line| line.strip_prefix("==> DynamoDB Local (pid "))
+            .and_then(|rest| rest.split(')').next())
+            .map(str::to_string);
+        assert_eq!(dynamodb_pid.is_some(), dynamodb, "{log}");
+        let status = tokio::task::spawn_blocking(move || {
+            let status = sam.stop();
+            (status, sam)
+        })
+        .await
+        .expect("stopping sam local");
+        let (status, sam) = status;
+        assert!(
+            status.success(),
+            "{what}: exit status {status:?}:\n{}",
+            sam.log_text()
+        );
+        assert!(
+            !running("aws-lambda-rie"),
+            "{what}: a Lambda container is still running"
+        );
+        assert!(
+            !running("sam local start-api"),
+            "{what}: sam is still running"
+        );
+        assert_eq!(
+            running("^dockerd"),
+            daemon_before,
+            "{what}: the Docker daemon was left as it was not"
+        );
+        if let Some(pid) = dynamodb_pid {
+            assert!(
+                !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                "DynamoDB Local (pid {pid}) still runs"
+            );
+        }
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", sam.port)).is_err(),
+            "{what}: port {} still answers",
+            sam.port
+        );
+    }
+}
