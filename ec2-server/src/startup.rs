@@ -10,7 +10,9 @@ use std::time::Duration;
 use shared::handler::InvalidInstanceName;
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use shared::settings::StoreKind;
 
@@ -133,10 +135,11 @@ impl Application {
             }
         };
         let service = warp::service(seed_routes(handler));
-        let (drain_tx, drain_rx) = watch::channel(false);
-        // Each connection task holds a sender; recv() returns None when the
-        // last one has finished.
-        let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+        let drain = CancellationToken::new();
+        let connections = TaskTracker::new();
+        // A connection holds a slot until it closes: past the limit, clients
+        // wait in the listen backlog. (Neither hyper-util nor tokio-util has
+        // a connection limit; a semaphore is the tool.)
         let slots = Arc::new(Semaphore::new(max_connections));
         let mut shutdown = std::pin::pin!(lame_duck_then_stop);
 
@@ -169,21 +172,19 @@ impl Application {
                 tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
             }
             let service = service.clone();
-            let drain = drain_rx.clone();
-            let open = open_tx.clone();
+            let drain = drain.clone();
             let lame_duck = Arc::clone(&lame_duck);
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 connection::serve(stream, service, limits, lame_duck, drain).await;
                 drop(slot);
-                drop(open);
             });
         }
 
         drop(listener);
-        drop(open_tx);
         tracing::info!(timeout = ?shutdown_timeout, "shutting down: draining open connections");
-        let _ = drain_tx.send(true);
-        match tokio::time::timeout(shutdown_timeout, open_rx.recv()).await {
+        drain.cancel();
+        connections.close();
+        match tokio::time::timeout(shutdown_timeout, connections.wait()).await {
             Ok(_) => tracing::info!("all connections closed"),
             Err(_) => tracing::warn!("shutdown timeout reached; closing the remaining connections"),
         }

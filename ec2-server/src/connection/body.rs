@@ -1,0 +1,127 @@
+//! The request and response bodies as hyper sees them: the body-read time
+//! limit, the hand-over of a body the handler left unread, and the end of a
+//! response, which starts the connection's idle time.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use shared::BodyReadTimedOut;
+use tokio::time::{sleep_until, Instant, Sleep};
+
+use super::activity::Activity;
+
+/// A request body that fails with [`BodyReadTimedOut`] when the client has not
+/// sent all of it within the limit. The clock starts with the request.
+///
+/// Dropped unfinished (a refusal that did not read it), it hands the rest of
+/// the body to its connection's [`UnreadBody`](crate::request::UnreadBody) instead of letting hyper see it dropped: hyper
+/// would then close the connection silently unless the whole body happened
+/// to be buffered already.
+pub struct DeadlineBody {
+    /// `None` only after drop has handed it on.
+    inner: Option<Incoming>,
+    deadline: Instant,
+    /// Created only when the body is actually awaited: most requests are GETs.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// The connection to hand an unread rest to; `None` for a request
+    /// without a body.
+    unread_to: Option<Arc<Activity>>,
+}
+
+impl DeadlineBody {
+    pub(super) fn new(inner: Incoming, limit: Duration, unread_to: Option<Arc<Activity>>) -> Self {
+        DeadlineBody {
+            inner: Some(inner),
+            deadline: Instant::now() + limit,
+            timer: None,
+            unread_to,
+        }
+    }
+}
+
+impl Drop for DeadlineBody {
+    fn drop(&mut self) {
+        if let (Some(inner), Some(activity)) = (self.inner.take(), &self.unread_to) {
+            if !inner.is_end_stream() {
+                activity.unread.keep(inner, self.deadline);
+            }
+        }
+    }
+}
+
+impl Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
+            Poll::Pending => {
+                let deadline = this.deadline;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyReadTimedOut)))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(Incoming::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
+    }
+}
+
+/// A response body that tells the watchdog when the response is done, which
+/// starts the connection's idle time.
+pub(super) struct FinishOnDrop<B> {
+    pub(super) inner: B,
+    pub(super) activity: Arc<Activity>,
+}
+
+impl<B> Drop for FinishOnDrop<B> {
+    fn drop(&mut self) {
+        self.activity.response_finished();
+    }
+}
+
+impl<B: Body + Unpin> Body for FinishOnDrop<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,179 @@
+//! The socket under hyper: reports the first bytes of each request to the
+//! watchdog, holds request heads to [`MAX_HEADER_BYTES`] (answering `431`
+//! itself), and closes with a linger.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use shared::ApiError;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::Sleep;
+
+use super::activity::{Activity, Phase};
+use super::{LINGER_TIME, MAX_HEADER_BYTES};
+use crate::request;
+
+/// The socket, reporting the first bytes of each request to the watchdog,
+/// holding request heads to [`MAX_HEADER_BYTES`], and closing with a linger.
+pub(super) struct WatchedStream {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+    /// Bytes read since the current request's head began.
+    head_bytes: usize,
+    /// The `431` being written, and how much of it is sent.
+    refusal: Option<(Bytes, usize)>,
+    closing: Option<Closing>,
+}
+
+impl WatchedStream {
+    pub(super) fn new(inner: TcpStream, activity: Arc<Activity>) -> Self {
+        WatchedStream {
+            inner,
+            activity,
+            head_bytes: 0,
+            refusal: None,
+            closing: None,
+        }
+    }
+}
+
+impl WatchedStream {
+    /// Writes the `431`, closes with a linger, then fails the read so that
+    /// hyper ends the connection without answering on its own.
+    fn poll_refuse(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some((response, sent)) = &mut self.refusal {
+            while *sent < response.len() {
+                match std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &response[*sent..]))
+                {
+                    Ok(0) | Err(_) => {
+                        *sent = response.len();
+                        break;
+                    }
+                    Ok(written) => *sent += written,
+                }
+            }
+        }
+        std::task::ready!(Pin::new(&mut *self).poll_shutdown(cx))?;
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "request head over the size limit: answered 431",
+        )))
+    }
+}
+
+struct Closing {
+    fin_sent: bool,
+    give_up: Pin<Box<Sleep>>,
+}
+
+impl AsyncRead for WatchedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.refusal.is_some() {
+            return this.poll_refuse(cx);
+        }
+        let phase = this.activity.phase();
+        if phase == Phase::Handling {
+            // A body (or a pipelined request, read ahead): not a head.
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        if phase == Phase::Idle {
+            this.head_bytes = 0;
+        }
+        // hyper asks for more while the head is incomplete: the head did not
+        // fit in the limit.
+        if this.head_bytes >= MAX_HEADER_BYTES {
+            tracing::debug!(
+                limit = MAX_HEADER_BYTES,
+                "request head too large; answering 431"
+            );
+            let response =
+                request::serialize(ApiError::HeadersTooLarge(MAX_HEADER_BYTES).into_response());
+            this.refusal = Some((response, 0));
+            return this.poll_refuse(cx);
+        }
+        // Never hand hyper more of a head than the limit.
+        let allowed = MAX_HEADER_BYTES - this.head_bytes;
+        let (result, count) = if buf.remaining() > allowed {
+            // Rare (a head already near the limit): a copy, not unsafe code.
+            let mut scratch = vec![0u8; allowed];
+            let mut limited = ReadBuf::new(&mut scratch);
+            let result = Pin::new(&mut this.inner).poll_read(cx, &mut limited);
+            buf.put_slice(limited.filled());
+            (result, limited.filled().len())
+        } else {
+            let before = buf.filled().len();
+            let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+            (result, buf.filled().len() - before)
+        };
+        if count > 0 {
+            this.head_bytes += count;
+            this.activity.bytes_arrived();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for WatchedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    /// Sends FIN, then drains what the client still sends until it closes or
+    /// [`LINGER_TIME`] passes. Errors end the linger: the socket is going away.
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let closing = this.closing.get_or_insert_with(|| Closing {
+            fin_sent: false,
+            give_up: Box::pin(tokio::time::sleep(LINGER_TIME)),
+        });
+        if !closing.fin_sent {
+            if let Err(error) = std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx)) {
+                return Poll::Ready(Err(error));
+            }
+            closing.fin_sent = true;
+        }
+        let mut discard = [0u8; 8192];
+        loop {
+            if closing.give_up.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = ReadBuf::new(&mut discard);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
