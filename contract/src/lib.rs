@@ -42,29 +42,7 @@ macro_rules! contract_suite {
         )*
     };
     ($($how:tt)+) => {
-        $crate::contract_suite! {@cases [$($how)+];
-            get_answers_zero_before_any_post,
-            post_then_get_round_trips,
-            post_with_form_content_type_is_parsed_as_json,
-            post_with_any_content_type_is_parsed_as_json,
-            negative_zero_is_stored_as_zero,
-            other_members_are_ignored,
-            big_integers_round_trip_exactly,
-            head_answers_like_get_without_a_body,
-            options_lists_the_allowed_methods,
-            other_methods_get_405_with_allow,
-            unknown_methods_get_405_with_allow,
-            other_paths_get_404,
-            an_encoded_slash_is_not_the_root,
-            malformed_bodies_get_400_and_change_nothing,
-            non_integer_nums_get_400_and_change_nothing,
-            duplicate_num_gets_400,
-            one_digit_over_the_limit_gets_400,
-            body_of_exactly_64_kib_is_read,
-            body_over_64_kib_gets_413,
-            chunked_body_over_64_kib_gets_413,
-            concurrent_posts_and_gets_never_see_an_unstored_value
-        }
+        $crate::for_each_case! { @cases [$($how)+] }
     };
 }
 
