@@ -13,9 +13,7 @@ fn seed_check(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn a_service_that_does_not_answer_fails_with_the_errors_listed() {
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let port = unused.local_addr().expect("bound").port();
-    drop(unused);
+    let port = harness::free_port();
     let output = seed_check(&[
         &format!("http://127.0.0.1:{port}/"),
         "--gets",

@@ -191,12 +191,9 @@ fn the_balancer_and_the_servers_agree_on_idle_connections_and_health() {
 /// records its arguments (no AWS account can be reached from the tests);
 /// returns the exit status and the recorded calls.
 fn run_with_recorded_aws(script: &str, args: &[&str]) -> (std::process::ExitStatus, Vec<String>) {
-    let dir =
-        std::env::temp_dir().join(format!("seed-aws-standin-{}-{script}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a folder for the stand-in");
-    let calls = dir.join("calls");
-    let _ = std::fs::remove_file(&calls);
-    let aws = dir.join("aws");
+    let dir = tempfile::tempdir().expect("a folder for the stand-in");
+    let calls = dir.path().join("calls");
+    let aws = dir.path().join("aws");
     std::fs::write(
         &aws,
         "#!/bin/sh\necho \"$*\" >> \"$AWS_CALLS\"\n\
@@ -207,16 +204,13 @@ fn run_with_recorded_aws(script: &str, args: &[&str]) -> (std::process::ExitStat
         .args(["+x", aws.to_str().expect("UTF-8")])
         .status()
         .expect("chmod");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace");
-    let status = std::process::Command::new(root.join("scripts").join(script))
+    let status = std::process::Command::new(harness::workspace_root().join("scripts").join(script))
         .args(args)
         .env(
             "PATH",
             format!(
                 "{}:{}",
-                dir.display(),
+                dir.path().display(),
                 std::env::var("PATH").unwrap_or_default()
             ),
         )
@@ -237,9 +231,9 @@ fn run_with_recorded_aws(script: &str, args: &[&str]) -> (std::process::ExitStat
 /// it declares, deleted and waited for.
 #[test]
 fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
-    let binary = std::env::temp_dir().join(format!("seed-fake-binary-{}", std::process::id()));
-    std::fs::write(&binary, b"binary").expect("a stand-in binary");
-    let binary = binary.to_str().expect("UTF-8").to_string();
+    let file = tempfile::NamedTempFile::new().expect("a stand-in binary");
+    std::fs::write(file.path(), b"binary").expect("a stand-in binary");
+    let binary = file.path().to_str().expect("UTF-8").to_string();
     let (status, calls) = run_with_recorded_aws(
         "ec2-deploy",
         &[
@@ -305,5 +299,4 @@ fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
         Some("cloudformation wait stack-delete-complete --stack-name seed-ec2"),
         "{calls:?}"
     );
-    let _ = std::fs::remove_file(binary);
 }

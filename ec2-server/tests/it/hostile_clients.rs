@@ -245,8 +245,9 @@ async fn the_connection_cap_holds_memory_bounded_and_frees_slots() {
 /// `Connection: close`. Before the fix the next request was lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_whose_body_arrives_late_keeps_the_connection_usable() {
-    let token = std::env::temp_dir().join(format!("seed-late-body-token-{}", std::process::id()));
-    std::fs::write(&token, "late-body-token\n").expect("write the token file");
+    let token = tempfile::NamedTempFile::new().expect("a token file");
+    std::fs::write(token.path(), "late-body-token\n").expect("write the token file");
+    let token = token.into_temp_path();
     let server = server(&["--write-token-file", token.to_str().expect("UTF-8")]).await;
     let body = "{\"num\":1}\n";
     let sized = |line: &str| {
@@ -318,7 +319,6 @@ async fn a_refusal_whose_body_arrives_late_keeps_the_connection_usable() {
         "0",
         "a refused request changed the seed"
     );
-    let _ = std::fs::remove_file(token);
 }
 
 /// Where the unread body cannot be discarded (it does not come, it is too

@@ -7,11 +7,11 @@ use crate::support::{process, settings, spawn_app_with};
 use http::StatusCode;
 use shared::MemoryStore;
 
-fn token_file(token: &str) -> std::path::PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("seed-token-{}-{}", std::process::id(), token.len()));
-    std::fs::write(&path, format!("{token}\n")).expect("write the token file");
-    path
+/// A file holding `token`, as an editor writes it; deleted when dropped.
+fn token_file(token: &str) -> tempfile::TempPath {
+    let file = tempfile::NamedTempFile::new().expect("a token file");
+    std::fs::write(file.path(), format!("{token}\n")).expect("write the token file");
+    file.into_temp_path()
 }
 
 #[tokio::test]
@@ -89,7 +89,6 @@ async fn posts_need_the_token_and_reads_stay_open() {
         server.send("OPTIONS", "/", &[], "").await.status,
         StatusCode::NO_CONTENT
     );
-    let _ = std::fs::remove_file(file);
 }
 
 #[tokio::test]
@@ -136,7 +135,6 @@ fn unusable_token_settings_stop_start_up() {
     );
     assert_eq!(both.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&both.stderr).contains("keep one"));
-    let _ = std::fs::remove_file(file);
 
     let spaces = run(&[], &[("SEED_WRITE_TOKEN", "two words")]);
     assert_eq!(spaces.status.code(), Some(1));

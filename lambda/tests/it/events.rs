@@ -104,9 +104,7 @@ fn with_a_write_token_posts_need_it_and_reads_stay_open() {
 
 #[test]
 fn an_unreachable_dynamodb_gives_503_with_retry_after_and_a_logged_cause() {
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let port = unused.local_addr().expect("bound").port();
-    drop(unused);
+    let port = harness::free_port();
     let function = LambdaUnderEmulator::start(&[
         ("SEED_STORE", "dynamodb".to_string()),
         ("SEED_TABLE", "seed".to_string()),
