@@ -29,14 +29,15 @@ pub struct Settings {
 
     /// Where the seed lives: `memory` keeps it in this process only;
     /// `dynamodb` shares it between every instance and keeps it across
-    /// restarts (needs --table).
-    #[arg(long, env = settings::store::VARIABLE, value_parser = settings::store::parse, default_value_t = settings::store::DEFAULT)]
-    pub store: StoreKind,
+    /// restarts (needs --table). Unset: `dynamodb` when --table is given,
+    /// else `memory`.
+    #[arg(long = "store", value_name = "STORE", env = settings::store::VARIABLE, value_parser = settings::store::parse)]
+    pub store_flag: Option<StoreKind>,
 
     /// DynamoDB table holding the seed (partition key `id`, a string). Region,
     /// credentials and endpoint come from the standard AWS chain
     /// (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, instance profile).
-    #[arg(long, env = settings::table::VARIABLE, value_parser = settings::table::parse, required_if_eq("store", "dynamodb"))]
+    #[arg(long, env = settings::table::VARIABLE, value_parser = settings::table::parse, required_if_eq("store_flag", "dynamodb"))]
     pub table: Option<String>,
 
     /// Bound on one store call, the SDK's retries included; past it the
@@ -160,6 +161,12 @@ impl Settings {
         )
     }
 
+    /// The store: the one named, or the one the table implies.
+    pub fn store(&self) -> StoreKind {
+        self.store_flag
+            .unwrap_or_else(|| settings::store::default_for(self.table.as_deref()))
+    }
+
     pub fn listen_address(&self) -> SocketAddr {
         SocketAddr::new(self.address, self.port)
     }
@@ -259,7 +266,11 @@ mod tests {
         let settings =
             Settings::try_parse_from(["ec2-server", "--store", "dynamodb", "--table", "seeds"])
                 .unwrap();
-        assert_eq!(settings.store, StoreKind::Dynamodb);
+        assert_eq!(settings.store(), StoreKind::Dynamodb);
+        let implied = Settings::try_parse_from(["ec2-server", "--table", "seeds"]).unwrap();
+        assert_eq!(implied.store(), StoreKind::Dynamodb);
+        let default = Settings::try_parse_from(["ec2-server"]).unwrap();
+        assert_eq!(default.store(), StoreKind::Memory);
         assert_eq!(settings.table.as_deref(), Some("seeds"));
         assert_eq!(settings.store_timeout, Duration::from_secs(2));
     }

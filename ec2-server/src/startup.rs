@@ -196,7 +196,7 @@ impl Application {
 /// unreachable store only warns, since the server recovers by itself once it
 /// answers.
 pub async fn build_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
-    match settings.store {
+    match settings.store() {
         StoreKind::Memory => Ok(Arc::new(MemoryStore::new())),
         StoreKind::Dynamodb => {
             let table = settings.table.clone().unwrap_or_default();

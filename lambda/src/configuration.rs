@@ -11,8 +11,9 @@ use shared::{StoreError, WriteToken};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `SEED_STORE`: `memory` (the default: one seed per Lambda instance,
-    /// lost when the instance goes away) or `dynamodb`.
+    /// `SEED_STORE`: `dynamodb`, or `memory` (one seed per Lambda instance,
+    /// lost when the instance goes away); unset, `dynamodb` when a table is
+    /// named, else `memory`.
     pub store: StoreKind,
     /// `SEED_TABLE`: the DynamoDB table; needed by the `dynamodb` store.
     pub table: Option<String>,
@@ -52,9 +53,9 @@ impl Settings {
                 .transpose()
                 .map_err(|source| SettingsError::Invalid { variable, source })
         }
-        let store = read(&lookup, settings::store::VARIABLE, settings::store::parse)?
-            .unwrap_or(settings::store::DEFAULT);
         let table = read(&lookup, settings::table::VARIABLE, settings::table::parse)?;
+        let store = read(&lookup, settings::store::VARIABLE, settings::store::parse)?
+            .unwrap_or_else(|| settings::store::default_for(table.as_deref()));
         if store == StoreKind::Dynamodb && table.is_none() {
             return Err(SettingsError::TableMissing);
         }
@@ -158,6 +159,14 @@ mod tests {
         let pairs = [("SEED_STORE", "dynamodb"), ("SEED_TABLE", "seeds")];
         let read = Settings::from_lookup(lookup(&pairs)).unwrap();
         assert_eq!(read.table.as_deref(), Some("seeds"));
+        // A table alone implies DynamoDB, as it always did here.
+        let implied = Settings::from_lookup(lookup(&[("SEED_TABLE", "seeds")])).unwrap();
+        assert_eq!(implied.store, StoreKind::Dynamodb);
+        let chosen = [("SEED_STORE", "memory"), ("SEED_TABLE", "seeds")];
+        assert_eq!(
+            Settings::from_lookup(lookup(&chosen)).unwrap().store,
+            StoreKind::Memory
+        );
     }
 
     #[test]

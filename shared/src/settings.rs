@@ -26,7 +26,17 @@ pub struct InvalidSetting(String);
 /// `SEED_STORE`: where the seed lives.
 pub mod store {
     pub const VARIABLE: &str = "SEED_STORE";
-    pub const DEFAULT: super::StoreKind = super::StoreKind::Memory;
+
+    /// Unset, the store follows the table: `dynamodb` when one is named,
+    /// else `memory`. So naming a table is enough (as the Lambda function
+    /// always allowed), and nothing that names one falls back to a seed
+    /// per process.
+    pub fn default_for(table: Option<&str>) -> super::StoreKind {
+        match table {
+            Some(_) => super::StoreKind::Dynamodb,
+            None => super::StoreKind::Memory,
+        }
+    }
 
     pub fn parse(text: &str) -> Result<super::StoreKind, super::InvalidSetting> {
         match text {
@@ -133,10 +143,11 @@ mod tests {
             store_timeout::parse(store_timeout::DEFAULT_TEXT),
             Ok(store_timeout::DEFAULT)
         );
-        assert_eq!(
-            store::parse(&store::DEFAULT.to_string()),
-            Ok(store::DEFAULT)
-        );
+        for kind in [StoreKind::Memory, StoreKind::Dynamodb] {
+            assert_eq!(store::parse(&kind.to_string()), Ok(kind));
+        }
+        assert_eq!(store::default_for(None), StoreKind::Memory);
+        assert_eq!(store::default_for(Some("seeds")), StoreKind::Dynamodb);
     }
 
     #[test]
