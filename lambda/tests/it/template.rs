@@ -281,3 +281,35 @@ async fn sam_local_serves_the_contract_and_stops_everything_it_started() {
         );
     }
 }
+
+/// The function logs into a group of the stack's own, with a retention
+/// period, and alarms watch what hurts users: the API's 5xx (a store
+/// failure is a 503 answer, not a Lambda error), the function's errors and
+/// its throttles; an optional address gets them through SNS.
+#[test]
+fn logs_are_kept_for_a_while_and_alarms_watch_what_hurts_users() {
+    let compact: String = template().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(compact.contains("LoggingConfig: LogGroup: !Ref SeedFunctionLogs"));
+    assert!(compact.contains("Type: AWS::Logs::LogGroup Properties: LogGroupName: !Sub \"/aws/lambda/${AWS::StackName}-seed\" RetentionInDays: !Ref LogRetentionDays"));
+    for (namespace, metric) in [
+        ("AWS/ApiGateway", "5xx"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+    ] {
+        let alarm = format!("Namespace: {namespace} MetricName: {metric} ");
+        let at = compact
+            .find(&alarm)
+            .unwrap_or_else(|| panic!("no alarm on {namespace} {metric}"));
+        let rest = &compact[at..];
+        let end = rest.find("Type: ").unwrap_or(rest.len());
+        let alarm = &rest[..end];
+        assert!(
+            alarm.contains(
+                "AlarmActions: !If [HasAlarmEmail, [!Ref AlarmTopic], !Ref AWS::NoValue]"
+            ),
+            "{namespace} {metric} does not notify: {alarm}"
+        );
+    }
+    assert!(compact.contains("HasAlarmEmail: !Not [!Equals [!Ref AlarmEmail, \"\"]]"));
+    assert!(compact.contains("Protocol: email Endpoint: !Ref AlarmEmail"));
+}
