@@ -47,6 +47,21 @@ python_tools() {
   export SAM_CLI_TELEMETRY=0
 }
 
+# checkov, the templates' security scanner, in a venv of its own (its
+# dependencies pin versions the SAM CLI's clash with); pinned, so that a new
+# release's new checks cannot turn the suite red by themselves. Prints the
+# path of its executable.
+checkov_version=3.3.30
+checkov_tool() {
+  local venv="$tools/checkov"
+  if [ "$("$venv/bin/checkov" --version 2>/dev/null)" != "$checkov_version" ]; then
+    echo "==> installing checkov==$checkov_version (pip, into .tools/checkov)" >&2
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$checkov_version" >&2
+  fi
+  echo "$venv/bin/checkov"
+}
+
 # apt_install PACKAGE...: installs Debian packages that are missing (root).
 apt_install() {
   local missing=()

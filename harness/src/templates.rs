@@ -93,3 +93,133 @@ fn verdict(output: &std::process::Output) -> (bool, String) {
         ),
     )
 }
+
+/// What checkov found in a template.
+#[derive(Debug)]
+pub struct CheckovReport {
+    /// `CHECK_ID on RESOURCE` for each failed check.
+    pub failed: Vec<String>,
+    /// Each suppressed check: `CHECK_ID on RESOURCE`, and the reason given.
+    pub skipped: Vec<(String, Option<String>)>,
+    pub parsing_errors: u64,
+}
+
+/// checkov's scan of `path`, offline: the checkov from SEED_TEST_CHECKOV
+/// (which scripts/test sets) or `checkov` on the PATH.
+pub fn checkov(path: &Path) -> CheckovReport {
+    let checkov = std::env::var("SEED_TEST_CHECKOV").unwrap_or_else(|_| "checkov".to_string());
+    let output = Command::new(&checkov)
+        .args([
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "-o",
+            "json",
+            "-f",
+        ])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("cannot run {checkov} ({error}): run ./scripts/test, which installs it")
+        });
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "checkov's output is not JSON ({error}): {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    let named = |check: &serde_json::Value| {
+        format!(
+            "{} on {}",
+            check["check_id"].as_str().unwrap_or("?"),
+            check["resource"].as_str().unwrap_or("?")
+        )
+    };
+    let list = |kind: &str| {
+        report["results"][kind]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    CheckovReport {
+        failed: list("failed_checks").iter().map(named).collect(),
+        skipped: list("skipped_checks")
+            .iter()
+            .map(|check| {
+                let reason = check["check_result"]["suppress_comment"]
+                    .as_str()
+                    .map(str::to_string);
+                (named(check), reason)
+            })
+            .collect(),
+        parsing_errors: report["summary"]["parsing_errors"]
+            .as_u64()
+            .unwrap_or(u64::MAX),
+    }
+}
+
+/// The suppressions in `report` whose reason is missing or too short for a
+/// reviewer to judge (a sentence, not a word).
+pub fn suppressions_without_a_reason(report: &CheckovReport) -> Vec<String> {
+    report
+        .skipped
+        .iter()
+        .filter(|(_, reason)| {
+            reason
+                .as_deref()
+                .is_none_or(|reason| reason.trim().len() < 40)
+        })
+        .map(|(check, _)| check.clone())
+        .collect()
+}
+
+/// Asserts that checkov fails no check on `template` and that every check
+/// it skips is suppressed with a reason; and that a copy whose reasons are
+/// removed is caught, so that the check is known to bite.
+pub fn assert_checkov_passes_with_reasons(template: &Path) {
+    let report = checkov(template);
+    assert_eq!(
+        report.parsing_errors,
+        0,
+        "checkov could not parse {}: {report:?}",
+        template.display()
+    );
+    assert!(
+        report.failed.is_empty(),
+        "checkov fails {} on: {:?}",
+        template.display(),
+        report.failed
+    );
+    let unexplained = suppressions_without_a_reason(&report);
+    assert!(
+        unexplained.is_empty(),
+        "suppressed without a reason: {unexplained:?}"
+    );
+
+    let original = std::fs::read_to_string(template).expect("the template is readable");
+    if report.skipped.is_empty() {
+        return;
+    }
+    let reasonless: String = original
+        .lines()
+        .map(|line| match line.find("comment:") {
+            Some(at) => format!("{}comment: \"\"", &line[..at]),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let copy = tempfile::Builder::new()
+        .prefix("seed-reasonless-")
+        .suffix(".yaml")
+        .tempfile()
+        .expect("a temporary file");
+    std::fs::write(copy.path(), reasonless).expect("write the copy");
+    let caught = suppressions_without_a_reason(&checkov(copy.path()));
+    assert_eq!(
+        caught.len(),
+        report.skipped.len(),
+        "a copy without reasons was not caught: {caught:?}"
+    );
+}
