@@ -245,6 +245,10 @@ fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
             "my-bucket",
             "--binary",
             &binary,
+            "--certificate",
+            "arn:aws:acm:eu-west-1:1:certificate/x",
+            "--alarm-email",
+            "ops@example.com",
         ],
     );
     assert!(status.success(), "{status:?} {calls:?}");
@@ -279,6 +283,11 @@ fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
         parameters.contains("BinaryBucket=my-bucket BinaryKey=ec2-server"),
         "{parameters}"
     );
+    assert!(
+        parameters.contains("CertificateArn=arn:aws:acm:eu-west-1:1:certificate/x")
+            && parameters.contains("AlarmEmail=ops@example.com"),
+        "{parameters}"
+    );
 
     let (status, calls) = run_with_recorded_aws("ec2-deploy", &["--vpc", "vpc-1"]);
     assert_eq!(
@@ -299,4 +308,67 @@ fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
         Some("cloudformation wait stack-delete-complete --stack-name seed-ec2"),
         "{calls:?}"
     );
+}
+
+/// The stack's own text, whitespace folded, for checks of its structure
+/// (cfn-lint has checked that it is valid CloudFormation).
+fn compact_stack() -> String {
+    read("fallback-stack.yaml")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// With a certificate, 443 serves with a TLS 1.2+ policy and 80 redirects to
+/// it, so a write token never travels in clear text; without one, 80 serves.
+/// The balancer drops header fields that are not valid tokens.
+#[test]
+fn https_is_served_when_a_certificate_is_given_and_80_redirects() {
+    let stack = compact_stack();
+    assert!(stack.contains("HasCertificate: !Not [!Equals [!Ref CertificateArn, \"\"]]"));
+    assert!(stack.contains(
+        "DefaultActions: - !If - HasCertificate - Type: redirect RedirectConfig: Protocol: HTTPS Port: \"443\" StatusCode: HTTP_301 - Type: forward"
+    ));
+    assert!(stack.contains(
+        "HttpsListener: Type: AWS::ElasticLoadBalancingV2::Listener Condition: HasCertificate Properties: LoadBalancerArn: !Ref LoadBalancer Protocol: HTTPS Port: 443 SslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06"
+    ));
+    assert!(
+        stack.contains("- Key: routing.http.drop_invalid_header_fields.enabled Value: \"true\"")
+    );
+}
+
+/// Shell access is Session Manager's, through the instance role: no port 22
+/// and no key pair.
+#[test]
+fn operators_get_in_through_session_manager_not_ssh() {
+    let stack = compact_stack();
+    assert!(stack.contains("policy/AmazonSSMManagedInstanceCore"));
+    assert!(!stack.contains("KeyName"), "a key pair is set");
+    assert!(!stack.contains("FromPort: 22"), "port 22 is open");
+}
+
+/// Alarms on what hurts users: unhealthy targets, the targets' 5xx and the
+/// balancer's own 5xx, each sent to the optional address.
+#[test]
+fn alarms_watch_unhealthy_targets_and_both_kinds_of_5xx() {
+    let stack = compact_stack();
+    for metric in [
+        "UnHealthyHostCount",
+        "HTTPCode_Target_5XX_Count",
+        "HTTPCode_ELB_5XX_Count",
+    ] {
+        let alarm = format!("Namespace: AWS/ApplicationELB MetricName: {metric} ");
+        let at = stack
+            .find(&alarm)
+            .unwrap_or_else(|| panic!("no alarm on {metric}"));
+        let rest = &stack[at..];
+        let alarm = &rest[..rest.find("Type: ").unwrap_or(rest.len())];
+        assert!(
+            alarm.contains(
+                "AlarmActions: !If [HasAlarmEmail, [!Ref AlarmTopic], !Ref AWS::NoValue]"
+            ),
+            "{metric} does not notify: {alarm}"
+        );
+    }
+    assert!(stack.contains("Protocol: email Endpoint: !Ref AlarmEmail"));
 }
