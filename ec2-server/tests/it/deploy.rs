@@ -49,22 +49,82 @@ fn the_stack_passes_cfn_lint_and_broken_copies_fail() {
     );
 }
 
+/// The stack's user data is a header of the stack's values, then
+/// `boot.sh` verbatim; the unit `boot.sh` installs is `seed.service`.
 #[test]
-fn the_user_data_installs_exactly_the_unit_in_the_repository() {
-    let stack = read("fallback-stack.yaml");
-    let start = stack
-        .find("<<'UNIT'")
-        .expect("the user data writes the unit")
-        + "<<'UNIT'".len();
-    let end = stack[start..]
-        .find("\n              UNIT")
-        .expect("end of the unit")
-        + start;
+fn the_user_data_is_the_boot_script_which_installs_exactly_the_unit() {
+    let boot = read("boot.sh");
+    let start = boot.find("<<'UNIT'\n").expect("boot.sh writes the unit") + "<<'UNIT'\n".len();
+    let end = boot[start..].find("\nUNIT\n").expect("end of the unit") + start;
     assert_eq!(
-        directives(&stack[start..end]),
+        directives(&boot[start..end]),
         directives(&read("seed.service")),
-        "ec2-server/deploy/seed.service and the stack's user data differ"
+        "ec2-server/deploy/seed.service and the unit boot.sh writes differ"
     );
+
+    let stack = read("fallback-stack.yaml");
+    let header_end = stack
+        .find("- Table: !If [CreateTable, !Ref SeedTable, !Ref TableName]\n              - |\n")
+        .expect("the user data's header, then a literal block");
+    let block = &stack[header_end..];
+    let block = &block[block.find("- |\n").expect("the block") + "- |\n".len()..];
+    let literal: Vec<&str> = block
+        .lines()
+        .take_while(|line| line.is_empty() || line.starts_with(&" ".repeat(16)))
+        .map(|line| line.get(16..).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        literal.join("\n").trim_end(),
+        boot.trim_end(),
+        "the stack's user data is not ec2-server/deploy/boot.sh"
+    );
+}
+
+/// boot.sh passes shellcheck (which scripts/test installs).
+#[test]
+fn the_boot_script_passes_shellcheck() {
+    let output = std::process::Command::new("shellcheck")
+        .arg(deploy("boot.sh"))
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("cannot run shellcheck ({error}): run ./scripts/test, or apt-get install shellcheck")
+        });
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+/// At least two instances across the zones, replaced when the balancer
+/// fails them; creation waits for each one's signal; a new launch template
+/// rolls one instance at a time behind signals; scaling follows requests
+/// per instance.
+#[test]
+fn the_instances_are_a_self_healing_group_that_rolls_one_at_a_time() {
+    let stack = compact_stack();
+    for required in [
+        "CreationPolicy: ResourceSignal: Count: 2 Timeout: PT10M",
+        "AutoScalingRollingUpdate: MinInstancesInService: 2 MaxBatchSize: 1 PauseTime: PT10M WaitOnResourceSignals: true",
+        "MinSize: \"2\" MaxSize: !Ref MaxInstances VPCZoneIdentifier: !Ref SubnetIds",
+        "TargetGroupARNs: - !Ref TargetGroup HealthCheckType: ELB",
+        "PredefinedMetricType: ALBRequestCountPerTarget",
+        "MaxInstances: Type: Number Default: 4 MinValue: 3",
+        "export SEED_BINARY_URL='s3://${BinaryBucket}/${BinaryKey}'",
+        "export SEED_SIGNAL_RESOURCE=Instances",
+        "Action: cloudformation:SignalResource Resource: !Ref AWS::StackId",
+    ] {
+        assert!(stack.contains(required), "the stack lacks: {required}");
+    }
+    let boot = read("boot.sh");
+    let success = boot
+        .find("signal SUCCESS")
+        .expect("boot.sh signals success");
+    let check = boot
+        .find("until curl -fsS -o /dev/null --max-time 5 http://127.0.0.1/")
+        .expect("boot.sh checks GET /");
+    assert!(check < success, "SUCCESS is sent before GET / answered");
+    assert!(boot.contains("trap 'signal FAILURE' EXIT"));
 }
 
 #[test]
@@ -249,6 +309,8 @@ fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
             "arn:aws:acm:eu-west-1:1:certificate/x",
             "--alarm-email",
             "ops@example.com",
+            "--max-instances",
+            "6",
         ],
     );
     assert!(status.success(), "{status:?} {calls:?}");
@@ -285,7 +347,8 @@ fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
     );
     assert!(
         parameters.contains("CertificateArn=arn:aws:acm:eu-west-1:1:certificate/x")
-            && parameters.contains("AlarmEmail=ops@example.com"),
+            && parameters.contains("AlarmEmail=ops@example.com")
+            && parameters.contains("MaxInstances=6"),
         "{parameters}"
     );
 
