@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers the scripts share; source it: . "$(dirname "$0")/lib.sh"
 # It sets `root` (the workspace) and `tools` (.tools/, what the scripts
 # install), and defines the functions below.
@@ -60,6 +61,57 @@ checkov_tool() {
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$checkov_version" >&2
   fi
   echo "$venv/bin/checkov"
+}
+
+# docker_daemon LOG: starts the Docker daemon (logging to LOG) unless one
+# answers already, and waits until it does. Sets started_dockerd to the
+# daemon's pid when it started it; stop_dockerd stops only that one.
+started_dockerd=""
+docker_daemon() {
+  docker info >/dev/null 2>&1 && return 0
+  echo "==> starting the Docker daemon" >&2
+  dockerd > "$1" 2>&1 &
+  started_dockerd=$!
+  local deadline=$((SECONDS + 60))
+  until docker info >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ] || ! kill -0 "$started_dockerd" 2>/dev/null; then
+      echo "the Docker daemon did not start; its log:" >&2
+      tail -n 30 "$1" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+stop_dockerd() {
+  if [ -n "$started_dockerd" ]; then
+    kill "$started_dockerd" 2>/dev/null || true
+    wait "$started_dockerd" 2>/dev/null || true
+    started_dockerd=""
+  fi
+}
+
+# busybox_image IMAGE BINARY [DIR...]: imports IMAGE into Docker unless it
+# exists: busybox and its applets in /bin, /tmp, the C libraries BINARY
+# links, and the empty folders DIR... (nothing can be pulled here).
+busybox_image() {
+  local image=$1 binary=$2 rootfs applet library
+  shift 2
+  docker image inspect "$image" >/dev/null 2>&1 && return 0
+  echo "==> building $image (busybox and the C libraries of $(basename "$binary"))" >&2
+  rootfs=$(mktemp -d)
+  mkdir -p "$rootfs/bin" "$rootfs/tmp"
+  chmod 1777 "$rootfs/tmp"
+  for dir in "$@"; do mkdir -p "$rootfs$dir"; done
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in $("$rootfs/bin/busybox" --list); do
+    [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
+  done
+  for library in $(ldd "$binary" | grep -o '/[^ ]*'); do
+    mkdir -p "$rootfs$(dirname "$library")"
+    cp -L "$library" "$rootfs$library"
+  done
+  tar -C "$rootfs" -c . | docker import - "$image" >/dev/null
+  rm -rf "$rootfs"
 }
 
 # apt_install PACKAGE...: installs Debian packages that are missing (root).

@@ -443,3 +443,131 @@ fn alarms_watch_unhealthy_targets_and_both_kinds_of_5xx() {
 fn checkov_passes_and_every_suppression_says_why() {
     harness::templates::assert_checkov_passes_with_reasons(&deploy("fallback-stack.yaml"));
 }
+
+/// What `scripts/boot-test` saw: the AWS CLI calls, then the container's
+/// own lines.
+struct Boot {
+    succeeded: bool,
+    calls: Vec<String>,
+    lines: Vec<String>,
+}
+
+/// boot.sh run in a throwaway container (`scripts/boot-test`) with
+/// stand-ins for the AWS CLI, the instance metadata and systemctl, its
+/// server on a new table of the shared DynamoDB Local.
+fn boot(broken: bool) -> Boot {
+    let endpoint = harness::dynamodb_local::shared_endpoint();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let store = runtime.block_on(harness::dynamodb_local::store_on_new_table(
+        &endpoint,
+        "boot",
+        shared::settings::store_timeout::DEFAULT,
+    ));
+    let mut command =
+        std::process::Command::new(harness::workspace_root().join("scripts/boot-test"));
+    command.args([
+        "--binary",
+        env!("CARGO_BIN_EXE_ec2-server"),
+        "--endpoint",
+        &endpoint,
+        "--table",
+        store.table(),
+    ]);
+    if broken {
+        command.arg("--broken");
+    }
+    let output = command.output().expect("scripts/boot-test runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let calls = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("CALL "))
+        .map(str::to_string)
+        .collect();
+    Boot {
+        succeeded: output.status.success(),
+        calls,
+        lines: stdout
+            .lines()
+            .filter(|line| !line.starts_with("CALL "))
+            .map(str::to_string)
+            .collect(),
+    }
+}
+
+fn signal(status: &str) -> String {
+    format!(
+        "cloudformation signal-resource --region us-east-1 --stack-name seed-ec2 \
+         --logical-resource-id Instances --unique-id i-0standin --status {status}"
+    )
+}
+
+/// The boot script installs the binary and the unit where the unit expects
+/// them, starts the server and signals SUCCESS once GET / answers 200; with
+/// a binary that cannot serve it signals FAILURE, and only that. (The two
+/// runs share the host's port 80, so they run one after the other.)
+#[test]
+fn the_boot_script_signals_success_only_once_the_server_answers() {
+    let good = boot(false);
+    assert!(good.succeeded, "{:?} {:?}", good.calls, good.lines);
+    assert_eq!(
+        good.calls.first().map(String::as_str),
+        Some("s3 cp s3://bucket/ec2-server /usr/local/bin/ec2-server"),
+        "{:?}",
+        good.calls
+    );
+    assert_eq!(
+        good.calls.last(),
+        Some(&signal("SUCCESS")),
+        "{:?} {:?}",
+        good.calls,
+        good.lines
+    );
+    assert!(!good.calls.contains(&signal("FAILURE")), "{:?}", good.calls);
+    assert!(
+        good.lines.contains(&"BOOT exit 0".to_string()),
+        "{:?}",
+        good.lines
+    );
+    for (file, mode) in [
+        ("/usr/local/bin/ec2-server", "-rwxr-xr-x"),
+        ("/etc/systemd/system/seed.service", "-rw-"),
+        ("/etc/seed/seed.env", "-rw-"),
+    ] {
+        assert!(
+            good.lines
+                .iter()
+                .any(|line| line.starts_with(&format!("FILE {mode}")) && line.ends_with(file)),
+            "{file} is not installed with {mode}: {:?}",
+            good.lines
+        );
+    }
+    assert!(
+        good.lines
+            .iter()
+            .any(|line| line.starts_with("SERVER ") && line.contains("listening")),
+        "the server did not start: {:?}",
+        good.lines
+    );
+
+    let broken = boot(true);
+    assert!(broken.succeeded, "{:?} {:?}", broken.calls, broken.lines);
+    assert_eq!(
+        broken.calls.last(),
+        Some(&signal("FAILURE")),
+        "{:?}",
+        broken.calls
+    );
+    assert!(
+        !broken.calls.contains(&signal("SUCCESS")),
+        "{:?}",
+        broken.calls
+    );
+    assert!(
+        broken
+            .lines
+            .iter()
+            .any(|line| line.starts_with("BOOT exit ") && line != "BOOT exit 0"),
+        "{:?}",
+        broken.lines
+    );
+}
