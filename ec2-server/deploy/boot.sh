@@ -12,6 +12,8 @@
 #   AWS_REGION            the stack's region
 #   SEED_STACK            the stack's name
 #   SEED_SIGNAL_RESOURCE  the logical id of the Auto Scaling group
+#   SEED_WRITE_TOKEN_PARAMETER  an SSM SecureString holding the write token,
+#                         or empty for open writes
 #   SEED_READY_SECONDS    how long the server may take to answer (default 120)
 set -eu
 : "${SEED_BINARY_URL:?}" "${SEED_TABLE:?}" "${AWS_REGION:?}" "${SEED_STACK:?}" "${SEED_SIGNAL_RESOURCE:?}"
@@ -42,6 +44,20 @@ SEED_TABLE=$SEED_TABLE
 SEED_INSTANCE_NAME=$instance
 AWS_REGION=$AWS_REGION
 ENV
+if [ -n "${SEED_WRITE_TOKEN_PARAMETER:-}" ]; then
+  # The token goes from the parameter store into a root-only file (the
+  # umask holds from its first byte), never into the environment or a
+  # unit; systemd hands it to the service's dynamic user as a credential.
+  (umask 077 && aws ssm get-parameter --region "$AWS_REGION" \
+    --name "$SEED_WRITE_TOKEN_PARAMETER" --with-decryption \
+    --query Parameter.Value --output text > /etc/seed/write-token)
+  mkdir -p /etc/systemd/system/seed.service.d
+  cat > /etc/systemd/system/seed.service.d/write-token.conf <<'DROPIN'
+[Service]
+LoadCredential=write-token:/etc/seed/write-token
+Environment=SEED_WRITE_TOKEN_FILE=%d/write-token
+DROPIN
+fi
 cat > /etc/systemd/system/seed.service <<'UNIT'
 [Unit]
 Description=seed service (ec2-server)

@@ -311,6 +311,8 @@ fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
             "ops@example.com",
             "--max-instances",
             "6",
+            "--write-token-parameter",
+            "/seed/write-token",
         ],
     );
     assert!(status.success(), "{status:?} {calls:?}");
@@ -348,7 +350,8 @@ fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
     assert!(
         parameters.contains("CertificateArn=arn:aws:acm:eu-west-1:1:certificate/x")
             && parameters.contains("AlarmEmail=ops@example.com")
-            && parameters.contains("MaxInstances=6"),
+            && parameters.contains("MaxInstances=6")
+            && parameters.contains("WriteTokenParameter=/seed/write-token"),
         "{parameters}"
     );
 
@@ -455,7 +458,7 @@ struct Boot {
 /// boot.sh run in a throwaway container (`scripts/boot-test`) with
 /// stand-ins for the AWS CLI, the instance metadata and systemctl, its
 /// server on a new table of the shared DynamoDB Local.
-fn boot(broken: bool) -> Boot {
+fn boot(broken: bool, token: Option<&str>) -> Boot {
     let endpoint = harness::dynamodb_local::shared_endpoint();
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let store = runtime.block_on(harness::dynamodb_local::store_on_new_table(
@@ -475,6 +478,9 @@ fn boot(broken: bool) -> Boot {
     ]);
     if broken {
         command.arg("--broken");
+    }
+    if let Some(token) = token {
+        command.args(["--token", token]);
     }
     let output = command.output().expect("scripts/boot-test runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -502,12 +508,15 @@ fn signal(status: &str) -> String {
 }
 
 /// The boot script installs the binary and the unit where the unit expects
-/// them, starts the server and signals SUCCESS once GET / answers 200; with
-/// a binary that cannot serve it signals FAILURE, and only that. (The two
-/// runs share the host's port 80, so they run one after the other.)
+/// them, fetches the write token from the parameter store into a root-only
+/// file that systemd hands to the server (never into the environment file
+/// or a unit), starts the server and signals SUCCESS once GET / answers
+/// 200; with a binary that cannot serve it signals FAILURE, and only that.
+/// (The two runs share the host's port 80, so they run one after the
+/// other.)
 #[test]
 fn the_boot_script_signals_success_only_once_the_server_answers() {
-    let good = boot(false);
+    let good = boot(false, Some("boot-t0ken"));
     assert!(good.succeeded, "{:?} {:?}", good.calls, good.lines);
     assert_eq!(
         good.calls.first().map(String::as_str),
@@ -532,6 +541,7 @@ fn the_boot_script_signals_success_only_once_the_server_answers() {
         ("/usr/local/bin/ec2-server", "-rwxr-xr-x"),
         ("/etc/systemd/system/seed.service", "-rw-"),
         ("/etc/seed/seed.env", "-rw-"),
+        ("/etc/seed/write-token", "-rw-------"),
     ] {
         assert!(
             good.lines
@@ -548,8 +558,28 @@ fn the_boot_script_signals_success_only_once_the_server_answers() {
         "the server did not start: {:?}",
         good.lines
     );
+    assert!(
+        good.calls.contains(
+            &"ssm get-parameter --region us-east-1 --name /seed/write-token --with-decryption \
+              --query Parameter.Value --output text"
+                .to_string()
+        ),
+        "{:?}",
+        good.calls
+    );
+    assert!(
+        good.lines.iter().any(|line| line.starts_with("SERVER ")
+            && line.contains("on: token from --write-token-file")),
+        "the server does not protect writes with the token: {:?}",
+        good.lines
+    );
+    assert!(
+        !good.lines.iter().any(|line| line.starts_with("TOKEN IN ")),
+        "the token was written where it should not be: {:?}",
+        good.lines
+    );
 
-    let broken = boot(true);
+    let broken = boot(true, None);
     assert!(broken.succeeded, "{:?} {:?}", broken.calls, broken.lines);
     assert_eq!(
         broken.calls.last(),
