@@ -223,3 +223,39 @@ pub fn assert_checkov_passes_with_reasons(template: &Path) {
         "a copy without reasons was not caught: {caught:?}"
     );
 }
+
+/// A template's text with all white space folded to single spaces, for
+/// checks of its structure (the linters have checked that it is valid).
+pub fn compact(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// In `compact` text, the stretch from `start` to the next resource (the
+/// next `Type: `); fails the test if `start` is not there.
+pub fn block<'a>(compact: &'a str, start: &str) -> &'a str {
+    let at = compact
+        .find(start)
+        .unwrap_or_else(|| panic!("the template has no {start:?}"));
+    let rest = &compact[at + start.len()..];
+    &rest[..rest.find("Type: ").unwrap_or(rest.len())]
+}
+
+/// Asserts that `compact` has an alarm on `namespace`'s `metric` which
+/// notifies the optional SNS topic, and that the topic subscribes the
+/// optional address.
+pub fn assert_alarm_notifies(compact: &str, namespace: &str, metric: &str) {
+    let alarm = block(
+        compact,
+        &format!("Namespace: {namespace} MetricName: {metric} "),
+    );
+    assert!(
+        alarm.contains("AlarmActions: !If [HasAlarmEmail, [!Ref AlarmTopic], !Ref AWS::NoValue]"),
+        "the alarm on {namespace} {metric} does not notify: {alarm}"
+    );
+    assert!(compact.contains("HasAlarmEmail: !Not [!Equals [!Ref AlarmEmail, \"\"]]"));
+    assert!(compact.contains("Protocol: email Endpoint: !Ref AlarmEmail"));
+}

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use ec2_server::connection::LINGER_TIME;
 use ec2_server::Settings;
-use harness::templates::{assert_lint_passes_and_breakages_fail, Linter};
+use harness::templates::{
+    assert_alarm_notifies, assert_lint_passes_and_breakages_fail, compact, Linter,
+};
 
 fn deploy(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -147,9 +149,8 @@ fn the_unit_is_hardened() {
     }
 }
 
-/// The value of `Key: NAME` in the stack, as whole seconds.
-fn stack_seconds(stack: &str, key: &str, value_key: &str) -> Duration {
-    let compact: String = stack.split_whitespace().collect::<Vec<_>>().join(" ");
+/// The value of `Key: NAME` in the compact stack, as whole seconds.
+fn stack_seconds(compact: &str, key: &str, value_key: &str) -> Duration {
     let after = compact
         .split_once(&format!("{key} {value_key}"))
         .unwrap_or_else(|| panic!("the stack sets {key}"))
@@ -177,7 +178,7 @@ fn unit_duration(unit: &[String], prefix: &str) -> Duration {
 #[test]
 fn the_lame_duck_drain_stop_timeout_and_deregistration_delay_fit_together() {
     let unit = directives(&read("seed.service"));
-    let stack = read("fallback-stack.yaml");
+    let stack = compact_stack();
     let delay = unit_duration(&unit, "Environment=SEED_SHUTDOWN_DELAY=");
     let stop = unit_duration(&unit, "TimeoutStopSec=");
     let interval = stack_seconds(&stack, "HealthCheckIntervalSeconds:", "");
@@ -209,7 +210,7 @@ fn the_lame_duck_drain_stop_timeout_and_deregistration_delay_fit_together() {
 #[test]
 fn the_balancer_and_the_servers_agree_on_idle_connections_and_health() {
     let stack = read("fallback-stack.yaml");
-    let compact: String = stack.split_whitespace().collect::<Vec<_>>().join(" ");
+    let compact = compact_stack();
     let balancer_idle = Duration::from_secs(60);
     assert!(compact.contains("Key: idle_timeout.timeout_seconds Value: \"60\""));
     assert!(
@@ -376,13 +377,9 @@ fn the_deploy_and_delete_scripts_send_what_the_stack_needs() {
     );
 }
 
-/// The stack's own text, whitespace folded, for checks of its structure
-/// (cfn-lint has checked that it is valid CloudFormation).
+/// The stack's own text, whitespace folded, for checks of its structure.
 fn compact_stack() -> String {
-    read("fallback-stack.yaml")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    compact(&deploy("fallback-stack.yaml"))
 }
 
 /// With a certificate, 443 serves with a TLS 1.2+ policy and 80 redirects to
@@ -423,20 +420,8 @@ fn alarms_watch_unhealthy_targets_and_both_kinds_of_5xx() {
         "HTTPCode_Target_5XX_Count",
         "HTTPCode_ELB_5XX_Count",
     ] {
-        let alarm = format!("Namespace: AWS/ApplicationELB MetricName: {metric} ");
-        let at = stack
-            .find(&alarm)
-            .unwrap_or_else(|| panic!("no alarm on {metric}"));
-        let rest = &stack[at..];
-        let alarm = &rest[..rest.find("Type: ").unwrap_or(rest.len())];
-        assert!(
-            alarm.contains(
-                "AlarmActions: !If [HasAlarmEmail, [!Ref AlarmTopic], !Ref AWS::NoValue]"
-            ),
-            "{metric} does not notify: {alarm}"
-        );
+        assert_alarm_notifies(&stack, "AWS/ApplicationELB", metric);
     }
-    assert!(stack.contains("Protocol: email Endpoint: !Ref AlarmEmail"));
 }
 
 /// checkov fails no check on the stack; each one the project chooses not to

@@ -10,6 +10,7 @@ use lambda::{adapter, build_handler};
 use serde_json::json;
 
 use crate::support::events::{every_spec_row, write_protection, Req, Shape, SHAPES};
+use crate::support::lookup;
 
 /// A fresh function with `env` as its environment, in this process.
 struct InProcess {
@@ -19,12 +20,7 @@ struct InProcess {
 
 impl InProcess {
     fn new(env: &[(&str, &str)]) -> Self {
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        };
-        let settings = Settings::from_lookup(lookup).expect("valid settings");
+        let settings = Settings::from_lookup(lookup(env)).expect("valid settings");
         InProcess {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -4,15 +4,11 @@
 
 use lambda::configuration::Settings;
 
+use crate::support::lookup;
+
 #[test]
 fn shared_settings_mean_what_they_mean_on_the_server() {
     contract::settings::assert_targets_agree("the Lambda function", |environment| {
-        Settings::from_lookup(|name| {
-            environment
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        })
-        .is_ok()
+        Settings::from_lookup(lookup(environment)).is_ok()
     });
 }

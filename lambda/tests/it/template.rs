@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::templates::{assert_lint_passes_and_breakages_fail, Linter};
+use harness::templates::{
+    assert_alarm_notifies, assert_lint_passes_and_breakages_fail, block, compact, Linter,
+};
 use shared::store::dynamodb::KEY_ATTRIBUTE;
 
 fn template_path() -> PathBuf {
@@ -48,8 +50,7 @@ fn the_template_passes_sam_validate_lint_and_broken_copies_fail() {
 
 #[test]
 fn the_table_has_the_schema_the_store_uses() {
-    let template = template();
-    let compact: String = template.split_whitespace().collect::<Vec<_>>().join(" ");
+    let compact = compact(&template_path());
     assert!(
         compact.contains(&format!(
             "AttributeDefinitions: - AttributeName: {KEY_ATTRIBUTE} AttributeType: S"
@@ -79,7 +80,7 @@ fn the_function_may_only_get_and_put_items_on_its_table() {
 
 #[test]
 fn the_function_is_the_cargo_lambda_bootstrap_on_al2023_arm64_by_default() {
-    let compact: String = template().split_whitespace().collect::<Vec<_>>().join(" ");
+    let compact = compact(&template_path());
     for expected in [
         "BuildMethod: rust-cargolambda",
         "Binary: seed-lambda",
@@ -288,13 +289,9 @@ async fn sam_local_serves_the_contract_and_stops_everything_it_started() {
 /// its throttles; an optional address gets them through SNS.
 #[test]
 fn logs_are_kept_for_a_while_and_alarms_watch_what_hurts_users() {
-    let compact: String = template().split_whitespace().collect::<Vec<_>>().join(" ");
+    let compact = compact(&template_path());
     assert!(compact.contains("LoggingConfig: LogGroup: !Ref SeedFunctionLogs"));
-    let group = compact
-        .split_once("SeedFunctionLogs: Type: AWS::Logs::LogGroup ")
-        .expect("the function's log group")
-        .1;
-    let group = &group[..group.find(" Type: ").unwrap_or(group.len())];
+    let group = block(&compact, "SeedFunctionLogs: Type: AWS::Logs::LogGroup ");
     assert!(
         group.contains("LogGroupName: !Sub \"/aws/lambda/${AWS::StackName}-seed\"")
             && group.contains("RetentionInDays: !Ref LogRetentionDays"),
@@ -305,22 +302,8 @@ fn logs_are_kept_for_a_while_and_alarms_watch_what_hurts_users() {
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "Throttles"),
     ] {
-        let alarm = format!("Namespace: {namespace} MetricName: {metric} ");
-        let at = compact
-            .find(&alarm)
-            .unwrap_or_else(|| panic!("no alarm on {namespace} {metric}"));
-        let rest = &compact[at..];
-        let end = rest.find("Type: ").unwrap_or(rest.len());
-        let alarm = &rest[..end];
-        assert!(
-            alarm.contains(
-                "AlarmActions: !If [HasAlarmEmail, [!Ref AlarmTopic], !Ref AWS::NoValue]"
-            ),
-            "{namespace} {metric} does not notify: {alarm}"
-        );
+        assert_alarm_notifies(&compact, namespace, metric);
     }
-    assert!(compact.contains("HasAlarmEmail: !Not [!Equals [!Ref AlarmEmail, \"\"]]"));
-    assert!(compact.contains("Protocol: email Endpoint: !Ref AlarmEmail"));
 }
 
 /// checkov fails no check; each one the project chooses not to meet is
