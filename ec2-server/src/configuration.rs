@@ -199,7 +199,9 @@ pub fn resolve_write_token(
     file: Option<&std::path::Path>,
     environment: Option<OsString>,
 ) -> Result<Option<(WriteToken, TokenSource)>, WriteTokenError> {
-    let environment = environment.filter(|value| !value.is_empty());
+    // Not UTF-8 cannot be a token: the lossy text is refused by the parser.
+    let environment =
+        settings::non_empty(environment.map(|value| value.to_string_lossy().into_owned()));
     let (text, from, source) = match (file, environment) {
         (Some(_), Some(_)) => return Err(WriteTokenError::Ambiguous),
         (None, None) => return Ok(None),
@@ -211,11 +213,8 @@ pub fn resolve_write_token(
                 })?;
             (text, path.display().to_string(), TokenSource::File)
         }
-        (None, Some(value)) => (
-            // Not UTF-8 cannot be a token: the parser refuses it below.
-            value
-                .into_string()
-                .unwrap_or_else(|_| "\u{fffd}".to_string()),
+        (None, Some(text)) => (
+            text,
             settings::write_token::VARIABLE.to_string(),
             TokenSource::Environment,
         ),

@@ -89,7 +89,7 @@ impl Settings {
 pub fn sdk_config(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<aws_sdk_dynamodb::config::Builder, StoreError> {
-    let variable = |name: &str| lookup(name).filter(|value| !value.is_empty());
+    let variable = |name: &str| settings::non_empty(lookup(name));
     let region = variable("AWS_REGION")
         .or_else(|| variable("AWS_DEFAULT_REGION"))
         .ok_or_else(|| {
