@@ -11,12 +11,11 @@ use shared::{StoreError, WriteToken};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `SEED_STORE`: `dynamodb`, or `memory` (one seed per Lambda instance,
-    /// lost when the instance goes away); unset, `dynamodb` when a table is
-    /// named, else `memory`.
-    pub store: StoreKind,
-    /// `SEED_TABLE`: the DynamoDB table; needed by the `dynamodb` store.
-    pub table: Option<String>,
+    /// The DynamoDB table when the store is DynamoDB, from `SEED_STORE`
+    /// (`dynamodb`, or `memory`: one seed per Lambda instance, lost when the
+    /// instance goes away; unset, `dynamodb` when a table is named) and
+    /// `SEED_TABLE`, which `dynamodb` needs. `None`: the in-memory store.
+    pub dynamodb_table: Option<String>,
     /// `SEED_STORE_TIMEOUT`: bound on one store call (default `2s`).
     pub store_timeout: Duration,
     /// `SEED_WRITE_TOKEN`: when set, POST needs `Authorization: Bearer
@@ -56,9 +55,11 @@ impl Settings {
         let table = read(&lookup, settings::table::VARIABLE, settings::table::parse)?;
         let store = read(&lookup, settings::store::VARIABLE, settings::store::parse)?
             .unwrap_or_else(|| settings::store::default_for(table.as_deref()));
-        if store == StoreKind::Dynamodb && table.is_none() {
-            return Err(SettingsError::TableMissing);
-        }
+        let dynamodb_table = match (store, table) {
+            (StoreKind::Memory, _) => None,
+            (StoreKind::Dynamodb, Some(table)) => Some(table),
+            (StoreKind::Dynamodb, None) => return Err(SettingsError::TableMissing),
+        };
         let store_timeout = read(
             &lookup,
             settings::store_timeout::VARIABLE,
@@ -71,8 +72,7 @@ impl Settings {
             settings::write_token::parse,
         )?;
         Ok(Settings {
-            store,
-            table,
+            dynamodb_table,
             store_timeout,
             write_token,
         })
@@ -143,8 +143,7 @@ mod tests {
     #[test]
     fn defaults_to_memory_and_two_seconds() {
         let defaults = Settings::from_lookup(lookup(&[])).unwrap();
-        assert_eq!(defaults.store, StoreKind::Memory);
-        assert_eq!(defaults.table, None);
+        assert_eq!(defaults.dynamodb_table, None);
         assert_eq!(defaults.store_timeout, Duration::from_secs(2));
         assert!(defaults.write_token.is_none());
     }
@@ -158,14 +157,16 @@ mod tests {
         ));
         let pairs = [("SEED_STORE", "dynamodb"), ("SEED_TABLE", "seeds")];
         let read = Settings::from_lookup(lookup(&pairs)).unwrap();
-        assert_eq!(read.table.as_deref(), Some("seeds"));
+        assert_eq!(read.dynamodb_table.as_deref(), Some("seeds"));
         // A table alone implies DynamoDB, as it always did here.
         let implied = Settings::from_lookup(lookup(&[("SEED_TABLE", "seeds")])).unwrap();
-        assert_eq!(implied.store, StoreKind::Dynamodb);
+        assert_eq!(implied.dynamodb_table.as_deref(), Some("seeds"));
         let chosen = [("SEED_STORE", "memory"), ("SEED_TABLE", "seeds")];
         assert_eq!(
-            Settings::from_lookup(lookup(&chosen)).unwrap().store,
-            StoreKind::Memory
+            Settings::from_lookup(lookup(&chosen))
+                .unwrap()
+                .dynamodb_table,
+            None
         );
     }
 

@@ -12,7 +12,6 @@ pub mod telemetry;
 
 use std::sync::Arc;
 
-use shared::settings::StoreKind;
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 
 use crate::configuration::{sdk_config, Settings};
@@ -21,18 +20,13 @@ use crate::configuration::{sdk_config, Settings};
 /// warning on every cold start for the in-memory one. Sends nothing to
 /// DynamoDB: init stays short, and the first request reports any problem.
 pub fn build_handler(settings: &Settings) -> Result<SeedHandler, StoreError> {
-    let store: Arc<dyn Store> = match (settings.store, &settings.table) {
-        (StoreKind::Dynamodb, Some(table)) => Arc::new(DynamoDbStore::new(
+    let store: Arc<dyn Store> = match &settings.dynamodb_table {
+        Some(table) => Arc::new(DynamoDbStore::new(
             sdk_config(|name| std::env::var(name).ok())?,
             table.clone(),
             settings.store_timeout,
         )),
-        (StoreKind::Dynamodb, None) => {
-            return Err(StoreError::Misconfigured(
-                "SEED_STORE=dynamodb needs SEED_TABLE".to_string(),
-            ))
-        }
-        (StoreKind::Memory, _) => {
+        None => {
             tracing::warn!(
                 "SEED_STORE is memory: this Lambda instance keeps its own seed in memory; \
                  other instances answer their own, and it is lost when the instance goes away"
@@ -43,7 +37,7 @@ pub fn build_handler(settings: &Settings) -> Result<SeedHandler, StoreError> {
     tracing::info!(
         store = store.kind(),
         write_protection = if settings.write_token.is_some() { "on" } else { "off" },
-        table = settings.table.as_deref().unwrap_or("-"),
+        table = settings.dynamodb_table.as_deref().unwrap_or("-"),
         store_timeout = ?settings.store_timeout,
         version = env!("CARGO_PKG_VERSION"),
         "configuration"
