@@ -63,6 +63,20 @@ checkov_tool() {
   echo "$venv/bin/checkov"
 }
 
+# moto, in a venv of its own: the tests' stand-in for SSM Parameter Store
+# (harness/src/parameter_store.rs), which cannot run here. Pinned, as
+# checkov is. Prints the path of its server.
+moto_version=5.2.5
+moto_tool() {
+  local venv="$tools/moto"
+  if [ "$("$venv/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$moto_version" ]; then
+    echo "==> installing moto[server]==$moto_version (pip, into .tools/moto)" >&2
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$moto_version" >&2
+  fi
+  echo "$venv/bin/moto_server"
+}
+
 # docker_daemon LOG: starts the Docker daemon (logging to LOG) unless one
 # answers already, and waits until it does. Sets started_dockerd to the
 # daemon's pid when it started it; stop_dockerd stops only that one.

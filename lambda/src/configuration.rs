@@ -1,13 +1,18 @@
 //! The function's settings. A Lambda function has no command line, so they
 //! come from the environment only, with the same `SEED_*` names, defaults
 //! and parsers as the server's flags ([`shared::settings`]); `template.yaml`
-//! sets them. The SDK's configuration comes from the variables Lambda sets.
+//! sets them. The AWS settings come from the variables Lambda sets.
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use shared::settings::{self, InvalidSetting, StoreKind};
-use shared::{StoreError, WriteToken};
+use shared::WriteToken;
+
+/// `SEED_WRITE_TOKEN_PARAMETER`: the SSM Parameter Store SecureString that
+/// holds the write token. The function's own setting: the server gets its
+/// token from a file its boot script writes from the same parameter.
+pub const WRITE_TOKEN_PARAMETER: &str = "SEED_WRITE_TOKEN_PARAMETER";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -18,9 +23,22 @@ pub struct Settings {
     pub dynamodb_table: Option<String>,
     /// `SEED_STORE_TIMEOUT`: bound on one store call (default `2s`).
     pub store_timeout: Duration,
-    /// `SEED_WRITE_TOKEN`: when set, POST needs `Authorization: Bearer
-    /// <token>`.
-    pub write_token: Option<WriteToken>,
+    /// When set, POST needs `Authorization: Bearer <token>`.
+    pub write_token: Option<WriteTokenSetting>,
+    /// Region, credentials and endpoints, or why they are missing; only the
+    /// DynamoDB store and the token's parameter need them.
+    pub aws: Result<AwsEnvironment, MissingAwsSetting>,
+}
+
+/// Where the write token comes from.
+#[derive(Debug, Clone)]
+pub enum WriteTokenSetting {
+    /// `SEED_WRITE_TOKEN`, the token itself: for local runs, since a
+    /// deployed function's variables are shown in the Lambda console.
+    Value(WriteToken),
+    /// `SEED_WRITE_TOKEN_PARAMETER`, the name of a SecureString holding it,
+    /// read once per instance at init.
+    Parameter(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +50,8 @@ pub enum SettingsError {
     },
     #[error("SEED_STORE=dynamodb needs SEED_TABLE, the table that holds the seed")]
     TableMissing,
+    #[error("both SEED_WRITE_TOKEN and SEED_WRITE_TOKEN_PARAMETER are set; keep one")]
+    AmbiguousWriteToken,
 }
 
 impl Settings {
@@ -66,65 +86,125 @@ impl Settings {
             settings::store_timeout::parse,
         )?
         .unwrap_or(settings::store_timeout::DEFAULT);
-        let write_token = read(
+        let token = read(
             &lookup,
             settings::write_token::VARIABLE,
             settings::write_token::parse,
         )?;
+        let parameter = read(&lookup, WRITE_TOKEN_PARAMETER, parse_parameter_name)?;
+        let write_token = match (token, parameter) {
+            (Some(_), Some(_)) => return Err(SettingsError::AmbiguousWriteToken),
+            (Some(token), None) => Some(WriteTokenSetting::Value(token)),
+            (None, Some(name)) => Some(WriteTokenSetting::Parameter(name)),
+            (None, None) => None,
+        };
         Ok(Settings {
             dynamodb_table,
             store_timeout,
             write_token,
+            aws: AwsEnvironment::from_lookup(&lookup),
         })
     }
 }
 
-/// The SDK's configuration from the variables Lambda sets for every function:
-/// `AWS_REGION` and the execution role's `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` (plus
-/// `AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL`, if set). This is what
-/// the SDK's full chain finds first on Lambda anyway; reading it directly
-/// keeps the chain's other providers (and an STS client) out of the
-/// bootstrap, which is 0.5 MB smaller for it.
-pub fn sdk_config(
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<aws_sdk_dynamodb::config::Builder, StoreError> {
-    let variable = |name: &str| settings::non_empty(lookup(name));
-    let region = variable("AWS_REGION")
-        .or_else(|| variable("AWS_DEFAULT_REGION"))
-        .ok_or_else(|| {
-            StoreError::Misconfigured(
-                "no AWS region is configured; set AWS_REGION (Lambda sets it)".to_string(),
-            )
-        })?;
-    let (Some(key), Some(secret)) = (
-        variable("AWS_ACCESS_KEY_ID"),
-        variable("AWS_SECRET_ACCESS_KEY"),
-    ) else {
-        return Err(StoreError::Misconfigured(
-            "no AWS credentials in the environment; set AWS_ACCESS_KEY_ID and \
-             AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's role)"
-                .to_string(),
-        ));
-    };
-    let credentials = Credentials::new(
-        key,
-        secret,
-        variable("AWS_SESSION_TOKEN"),
-        None,
-        "lambda-environment",
-    );
-    let mut config = aws_sdk_dynamodb::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region))
-        .credentials_provider(credentials)
-        .http_client(shared::store::dynamodb::https_client());
-    if let Some(endpoint) =
-        variable("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| variable("AWS_ENDPOINT_URL"))
-    {
-        config = config.endpoint_url(endpoint);
+/// A parameter's name as Parameter Store allows it (letters, digits and
+/// `_.-/`), or its ARN; refused here so that a typo is named at start-up
+/// rather than answered by SSM as a validation error.
+fn parse_parameter_name(text: &str) -> Result<String, InvalidSetting> {
+    let allowed = |byte: u8| byte.is_ascii_alphanumeric() || b"_.-/:".contains(&byte);
+    if text.len() > 2048 || !text.bytes().all(allowed) {
+        return Err(InvalidSetting::new(format!(
+            "{text:?} is not a Parameter Store name (letters, digits and _.-/, \
+             such as /seed/write-token) or ARN"
+        )));
     }
-    Ok(config)
+    Ok(text.to_string())
+}
+
+/// A variable Lambda sets for every function was missing.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct MissingAwsSetting(String);
+
+/// What the AWS calls need, from the variables Lambda sets for every
+/// function: `AWS_REGION` and the execution role's `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, plus the SDK's endpoint
+/// overrides (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SSM`,
+/// `AWS_ENDPOINT_URL`) if set. This is what the SDK's full chain finds
+/// first on Lambda anyway; reading it directly keeps the chain's other
+/// providers (and an STS client) out of the bootstrap, which is 0.5 MB
+/// smaller for it.
+#[derive(Debug, Clone)]
+pub struct AwsEnvironment {
+    pub region: String,
+    pub credentials: Credentials,
+    dynamodb_endpoint: Option<String>,
+    ssm_endpoint: Option<String>,
+}
+
+impl AwsEnvironment {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MissingAwsSetting> {
+        let variable = |name: &str| settings::non_empty(lookup(name));
+        let region = variable("AWS_REGION")
+            .or_else(|| variable("AWS_DEFAULT_REGION"))
+            .ok_or_else(|| {
+                MissingAwsSetting(
+                    "no AWS region is configured; set AWS_REGION (Lambda sets it)".to_string(),
+                )
+            })?;
+        let (Some(key), Some(secret)) = (
+            variable("AWS_ACCESS_KEY_ID"),
+            variable("AWS_SECRET_ACCESS_KEY"),
+        ) else {
+            return Err(MissingAwsSetting(
+                "no AWS credentials in the environment; set AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's role)"
+                    .to_string(),
+            ));
+        };
+        let credentials = Credentials::new(
+            key,
+            secret,
+            variable("AWS_SESSION_TOKEN"),
+            None,
+            "lambda-environment",
+        );
+        let endpoint = |service: &str| {
+            variable(&format!("AWS_ENDPOINT_URL_{service}"))
+                .or_else(|| variable("AWS_ENDPOINT_URL"))
+        };
+        Ok(AwsEnvironment {
+            region,
+            credentials,
+            dynamodb_endpoint: endpoint("DYNAMODB"),
+            ssm_endpoint: endpoint("SSM"),
+        })
+    }
+
+    /// The DynamoDB client's configuration.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::config::Builder {
+        let config = aws_sdk_dynamodb::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .credentials_provider(self.credentials.clone())
+            .http_client(shared::store::dynamodb::https_client());
+        match &self.dynamodb_endpoint {
+            Some(endpoint) => config.endpoint_url(endpoint),
+            None => config,
+        }
+    }
+
+    /// Parameter Store's endpoint: the override, or the region's own
+    /// (`amazonaws.com.cn` in the China regions).
+    pub fn ssm_endpoint(&self) -> String {
+        match &self.ssm_endpoint {
+            Some(endpoint) => endpoint.trim_end_matches('/').to_string(),
+            None if self.region.starts_with("cn-") => {
+                format!("https://ssm.{}.amazonaws.com.cn", self.region)
+            }
+            None => format!("https://ssm.{}.amazonaws.com", self.region),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +251,83 @@ mod tests {
     }
 
     #[test]
+    fn the_write_token_comes_from_its_value_or_its_parameter_not_both() {
+        let value = Settings::from_lookup(lookup(&[("SEED_WRITE_TOKEN", "t0ken")])).unwrap();
+        assert!(matches!(
+            value.write_token,
+            Some(WriteTokenSetting::Value(_))
+        ));
+        for name in [
+            "/seed/write-token",
+            "seed.token_1",
+            "arn:aws:ssm:eu-west-1:1:parameter/a",
+        ] {
+            let read =
+                Settings::from_lookup(lookup(&[("SEED_WRITE_TOKEN_PARAMETER", name)])).unwrap();
+            assert!(
+                matches!(&read.write_token, Some(WriteTokenSetting::Parameter(read)) if read == name),
+                "{name}"
+            );
+        }
+        let both = [
+            ("SEED_WRITE_TOKEN", "t0ken"),
+            ("SEED_WRITE_TOKEN_PARAMETER", "/seed/write-token"),
+        ];
+        assert!(matches!(
+            Settings::from_lookup(lookup(&both)),
+            Err(SettingsError::AmbiguousWriteToken)
+        ));
+        for name in ["/seed/write token", "/seed/tök", "$(id)"] {
+            let error = Settings::from_lookup(lookup(&[("SEED_WRITE_TOKEN_PARAMETER", name)]))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("SEED_WRITE_TOKEN_PARAMETER"), "{error}");
+        }
+        let empty = Settings::from_lookup(lookup(&[("SEED_WRITE_TOKEN_PARAMETER", "")])).unwrap();
+        assert!(
+            empty.write_token.is_none(),
+            "an empty variable is an unset one"
+        );
+    }
+
+    #[test]
+    fn the_ssm_endpoint_is_the_regions_unless_overridden() {
+        let base = [
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ];
+        let endpoint = |extra: &[(&'static str, &'static str)]| {
+            let pairs: Vec<_> = extra.iter().chain(&base).copied().collect();
+            AwsEnvironment::from_lookup(lookup(&pairs))
+                .unwrap()
+                .ssm_endpoint()
+        };
+        assert_eq!(
+            endpoint(&[("AWS_REGION", "eu-west-1")]),
+            "https://ssm.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            endpoint(&[("AWS_REGION", "cn-north-1")]),
+            "https://ssm.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            endpoint(&[
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9/")
+            ]),
+            "http://127.0.0.1:9"
+        );
+        assert_eq!(
+            endpoint(&[
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:8"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ]),
+            "http://127.0.0.1:8"
+        );
+    }
+
+    #[test]
     fn the_sdk_configuration_comes_from_what_lambda_sets() {
         let complete = [
             ("AWS_REGION", "eu-west-1"),
@@ -179,8 +336,8 @@ mod tests {
             ("AWS_SESSION_TOKEN", "session"),
             ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1"),
         ];
-        let config = sdk_config(lookup(&complete)).unwrap();
-        let store = shared::DynamoDbStore::new(config, "seed", Duration::from_secs(1));
+        let aws = AwsEnvironment::from_lookup(lookup(&complete)).unwrap();
+        let store = shared::DynamoDbStore::new(aws.dynamodb(), "seed", Duration::from_secs(1));
         assert_eq!(
             store.requests_sent(),
             0,
@@ -198,10 +355,10 @@ mod tests {
             "not the endpoint from AWS_ENDPOINT_URL_DYNAMODB: {error}"
         );
         let no_region = &complete[1..];
-        let error = sdk_config(lookup(no_region)).unwrap_err();
+        let error = AwsEnvironment::from_lookup(lookup(no_region)).unwrap_err();
         assert!(error.to_string().contains("AWS_REGION"), "{error}");
         let no_credentials = [("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "")];
-        let error = sdk_config(lookup(&no_credentials)).unwrap_err();
+        let error = AwsEnvironment::from_lookup(lookup(&no_credentials)).unwrap_err();
         assert!(error.to_string().contains("AWS_ACCESS_KEY_ID"), "{error}");
     }
 }

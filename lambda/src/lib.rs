@@ -3,26 +3,41 @@
 //! once per instance, and adapts Lambda HTTP events to the shared handler.
 //!
 //! - [`configuration`] — `SEED_*` environment variables.
+//! - [`parameter_store`] — the write token from SSM Parameter Store.
 //! - [`adapter`] — event in, handler, response out.
 //! - [`telemetry`] — JSON logs.
 
 pub mod adapter;
 pub mod configuration;
+pub mod parameter_store;
 pub mod telemetry;
 
 use std::sync::Arc;
 
-use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
+use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store};
 
-use crate::configuration::{sdk_config, Settings};
+use crate::configuration::{MissingAwsSetting, Settings, WriteTokenSetting};
+use crate::parameter_store::ParameterError;
+
+/// Why an instance could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Aws(#[from] MissingAwsSetting),
+    #[error(transparent)]
+    WriteToken(#[from] ParameterError),
+}
 
 /// Builds the handler for this instance: the store the settings name, with a
-/// warning on every cold start for the in-memory one. Sends nothing to
-/// DynamoDB: init stays short, and the first request reports any problem.
-pub fn build_handler(settings: &Settings) -> Result<SeedHandler, StoreError> {
+/// warning on every cold start for the in-memory one, and the write token,
+/// read from Parameter Store when the settings name a parameter. Sends
+/// nothing to DynamoDB: init stays short, and the first request reports any
+/// problem. A token that cannot be read stops the instance instead: serving
+/// without it would let anyone write.
+pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, InitError> {
     let store: Arc<dyn Store> = match &settings.dynamodb_table {
         Some(table) => Arc::new(DynamoDbStore::new(
-            sdk_config(|name| std::env::var(name).ok())?,
+            settings.aws.clone()?.dynamodb(),
             table.clone(),
             settings.store_timeout,
         )),
@@ -34,17 +49,27 @@ pub fn build_handler(settings: &Settings) -> Result<SeedHandler, StoreError> {
             Arc::new(MemoryStore::new())
         }
     };
+    let (write_token, write_protection) = match &settings.write_token {
+        None => (None, "off".to_string()),
+        Some(WriteTokenSetting::Value(token)) => {
+            (Some(token.clone()), "on (SEED_WRITE_TOKEN)".to_string())
+        }
+        Some(WriteTokenSetting::Parameter(name)) => {
+            let token = parameter_store::write_token(&settings.aws.clone()?, name).await?;
+            (Some(token), format!("on (parameter {name})"))
+        }
+    };
     tracing::info!(
         store = store.kind(),
-        write_protection = if settings.write_token.is_some() { "on" } else { "off" },
+        write_protection,
         table = settings.dynamodb_table.as_deref().unwrap_or("-"),
         store_timeout = ?settings.store_timeout,
         version = env!("CARGO_PKG_VERSION"),
         "configuration"
     );
     let handler = SeedHandler::new(store);
-    Ok(match &settings.write_token {
-        Some(token) => handler.with_write_token(token.clone()),
+    Ok(match write_token {
+        Some(token) => handler.with_write_token(token),
         None => handler,
     })
 }

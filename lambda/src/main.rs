@@ -6,7 +6,7 @@ use lambda_http::{run, service_fn, Error};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let settings = Settings::from_env()?;
-    let handler = build_handler(&settings)?;
+    let handler = build_handler(&settings).await?;
     run(service_fn(|request| {
         let handler = &handler;
         async move { Ok::<_, Error>(adapter::serve(handler, request).await) }

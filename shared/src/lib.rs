@@ -24,7 +24,7 @@ pub use seed::Seed;
 #[cfg(feature = "dynamodb")]
 pub use store::DynamoDbStore;
 pub use store::{MemoryStore, Store, StoreError};
-pub use write_token::WriteToken;
+pub use write_token::{InvalidWriteToken, WriteToken};
 
 /// The largest POST body read, in bytes (SPEC: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

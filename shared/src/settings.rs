@@ -23,6 +23,13 @@ use crate::write_token::WriteToken;
 #[error("{0}")]
 pub struct InvalidSetting(String);
 
+impl InvalidSetting {
+    /// For a target's own settings, refused with the same kind of message.
+    pub fn new(reason: impl Into<String>) -> Self {
+        InvalidSetting(reason.into())
+    }
+}
+
 /// `SEED_STORE`: where the seed lives.
 pub mod store {
     pub const VARIABLE: &str = "SEED_STORE";

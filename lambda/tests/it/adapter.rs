@@ -3,53 +3,10 @@
 //! the contract's assertions. Fast enough to run every SPEC row through
 //! every shape; `events` runs the real bootstrap end to end.
 
-use bytes::Bytes;
-use contract::Reply;
-use lambda::configuration::Settings;
-use lambda::{adapter, build_handler};
 use serde_json::json;
 
-use crate::support::events::{every_spec_row, write_protection, Req, Shape, SHAPES};
-use crate::support::lookup;
-
-/// A fresh function with `env` as its environment, in this process.
-struct InProcess {
-    runtime: tokio::runtime::Runtime,
-    handler: shared::SeedHandler,
-}
-
-impl InProcess {
-    fn new(env: &[(&str, &str)]) -> Self {
-        let settings = Settings::from_lookup(lookup(env)).expect("valid settings");
-        InProcess {
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime"),
-            handler: build_handler(&settings).expect("the handler builds"),
-        }
-    }
-
-    /// Answers one event document, read by lambda_http as the runtime
-    /// reads it.
-    fn answer(&self, event: &serde_json::Value) -> Reply {
-        let request = lambda_http::request::from_str(&event.to_string())
-            .unwrap_or_else(|error| panic!("lambda_http cannot read {event}: {error}"));
-        let adapter::Answer(response) = self
-            .runtime
-            .block_on(adapter::serve(&self.handler, request));
-        let (parts, body) = response.into_parts();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body: Bytes::copy_from_slice(&body),
-        }
-    }
-
-    fn through(&self, shape: Shape) -> impl FnMut(&Req) -> Reply + '_ {
-        move |request: &Req| self.answer(&shape.event(request))
-    }
-}
+use crate::support::events::{every_spec_row, write_protection, Shape, SHAPES};
+use crate::support::InProcess;
 
 #[test]
 fn every_spec_row_through_every_shape() {

@@ -4,6 +4,7 @@
 //! rows run in-process in `adapter`; here one shape runs them end to end.
 
 use harness::lambda_emulator::LambdaUnderEmulator;
+use harness::parameter_store::{Parameter, ParameterStoreStandin};
 use http::StatusCode;
 use serde_json::Value;
 
@@ -100,6 +101,41 @@ fn with_a_write_token_posts_need_it_and_reads_stay_open() {
     write_protection(Shape::HttpV2, "lambda-t0ken", |request| {
         reply(&function.invoke(&Shape::HttpV2.event(request)))
     });
+}
+
+#[test]
+fn a_write_token_from_parameter_store_is_read_once_and_protects_posts() {
+    let token = "lambda-ssm-t0ken";
+    let standin = ParameterStoreStandin::start(&[Parameter {
+        name: "/seed/write-token",
+        kind: "SecureString",
+        value: token,
+    }]);
+    let requests_before = standin.log().matches("POST / ").count();
+    let mut env = standin.env();
+    env.push((
+        "SEED_WRITE_TOKEN_PARAMETER",
+        "/seed/write-token".to_string(),
+    ));
+    let function = LambdaUnderEmulator::start(&env);
+    write_protection(Shape::HttpV2, token, |request| {
+        reply(&function.invoke(&Shape::HttpV2.event(request)))
+    });
+    assert_eq!(
+        standin.log().matches("POST / ").count() - requests_before,
+        1,
+        "not one GetParameter for four invocations; the stand-in's log:\n{}",
+        standin.log()
+    );
+    let log = function.log();
+    assert!(!log.contains(token), "the token is in the log:\n{log}");
+    let lines = json_lines(&log);
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["write_protection"] == "on (parameter /seed/write-token)"),
+        "no configuration line naming the parameter: {lines:?}"
+    );
 }
 
 #[test]

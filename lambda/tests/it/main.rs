@@ -5,6 +5,7 @@
 mod adapter;
 mod contract;
 mod events;
+mod parameter_store;
 mod settings;
 mod support;
 mod template;

@@ -79,6 +79,31 @@ fn the_function_may_only_get_and_put_items_on_its_table() {
 }
 
 #[test]
+fn the_write_token_is_read_from_its_parameter_which_alone_the_function_may_read() {
+    let compact = compact(&template_path());
+    assert!(compact.contains("SEED_WRITE_TOKEN_PARAMETER: !Ref WriteTokenParameter"));
+    for leak in ["SEED_WRITE_TOKEN:", "NoEcho", " WriteToken: "] {
+        assert!(
+            !compact.contains(leak),
+            "the token itself must not be a parameter or variable: {leak:?}"
+        );
+    }
+    assert!(
+        compact.contains("WriteTokenParameter: Type: String Default: \"\""),
+        "without a parameter, writes stay open as the classic service's"
+    );
+    assert!(
+        compact.contains(
+            "- !If - HasWriteToken - Effect: Allow Action: ssm:GetParameter Resource: !Sub \
+             \"arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${WriteTokenParameter}\" \
+             - !Ref AWS::NoValue"
+        ),
+        "the function may read exactly the named parameter, and only when one is named"
+    );
+    assert!(!compact.contains("ssm:*") && !compact.contains("ssm:GetParameters"));
+}
+
+#[test]
 fn the_function_is_the_cargo_lambda_bootstrap_on_al2023_arm64_by_default() {
     let compact = compact(&template_path());
     for expected in [

@@ -389,6 +389,16 @@ impl Intercept for Observer {
 /// own client is built from sets this one, once.
 pub fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_provider(TLS)
         .build_https()
 }
+
+/// The same HTTPS, as a bare connector for a request that no SDK client in
+/// this build makes (the function's one Parameter Store call).
+pub fn https_connector() -> aws_smithy_http_client::Connector {
+    aws_smithy_http_client::Connector::builder()
+        .tls_provider(TLS)
+        .build()
+}
+
+const TLS: Provider = Provider::Rustls(CryptoMode::Ring);

@@ -1,0 +1,205 @@
+//! A stand-in for SSM Parameter Store, which cannot run here: moto's
+//! server, with its IAM enforcement on. After the set-up calls it checks
+//! every request's SigV4 signature against the keys it issued and the
+//! caller's policy, so a request signed wrongly, or by a principal not
+//! allowed to read the parameter, is refused as AWS would refuse it.
+
+use std::process::{Command, Stdio};
+
+use contract::{Endpoint, Reply};
+use tempfile::NamedTempFile;
+
+use crate::{free_port, ChildGuard};
+
+const HOW_TO_GET: &str =
+    "run the tests with ./scripts/test, which installs moto into .tools/moto; \
+     or install it yourself (python3 -m venv .tools/moto && .tools/moto/bin/pip \
+     install 'moto[server]') and set SEED_TEST_MOTO=.tools/moto/bin/moto_server";
+
+/// The region the stand-in answers for.
+pub const REGION: &str = "us-east-1";
+
+/// One parameter to put before the function starts.
+pub struct Parameter<'a> {
+    pub name: &'a str,
+    /// `SecureString`, `String` or `StringList`.
+    pub kind: &'a str,
+    pub value: &'a str,
+}
+
+pub struct ParameterStoreStandin {
+    endpoint: String,
+    access_key_id: String,
+    secret_access_key: String,
+    _server: ChildGuard,
+    log: NamedTempFile,
+}
+
+impl ParameterStoreStandin {
+    /// Starts moto and puts `parameters`; then creates the one principal
+    /// whose key [`ParameterStoreStandin::env`] hands out, allowed
+    /// `ssm:GetParameter` and nothing else. (moto checks a policy's actions,
+    /// not its resources: the templates' tests hold those to one parameter.)
+    pub fn start(parameters: &[Parameter]) -> Self {
+        let moto = std::env::var("SEED_TEST_MOTO").unwrap_or_else(|_| {
+            panic!("moto is not configured (SEED_TEST_MOTO is unset): {HOW_TO_GET}")
+        });
+        let port = free_port();
+        let log = NamedTempFile::with_prefix("seed-moto-").expect("a temporary log file");
+        let output = || log.as_file().try_clone().expect("the log file");
+        // moto counts the set-up calls below and enforces IAM after them.
+        let setup_calls = 3 + parameters.len();
+        let mut server = ChildGuard::spawn(
+            Command::new(&moto)
+                .args(["-H", "127.0.0.1", "-p"])
+                .arg(port.to_string())
+                .env("INITIAL_NO_AUTH_ACTION_COUNT", setup_calls.to_string())
+                .stdin(Stdio::null())
+                .stdout(output())
+                .stderr(output()),
+            "moto (the Parameter Store stand-in)",
+            HOW_TO_GET,
+        );
+        server.wait_until_listening(port, HOW_TO_GET);
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let (access_key_id, secret_access_key) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(set_up(&Endpoint::new(&endpoint), parameters));
+        ParameterStoreStandin {
+            endpoint,
+            access_key_id,
+            secret_access_key,
+            _server: server,
+            log,
+        }
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The environment that points a function's Parameter Store calls here,
+    /// with the allowed principal's key as its credentials.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL_SSM", self.endpoint.clone()),
+            ("AWS_REGION", REGION.to_string()),
+            ("AWS_ACCESS_KEY_ID", self.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_access_key.clone()),
+        ]
+    }
+
+    /// What moto has logged (one line per request).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+/// moto routes a request by the service in its `Authorization` header's
+/// credential scope; before enforcement starts, it does not check the
+/// signature, so the set-up calls carry a scope and no real signature.
+fn unsigned(service: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=setup/20260101/{REGION}/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0"
+    )
+}
+
+async fn set_up(moto: &Endpoint, parameters: &[Parameter<'_>]) -> (String, String) {
+    let iam = |action: &str, fields: &[(&str, &str)]| {
+        let mut form = format!("Action={action}&Version=2010-05-08&UserName=seed-function");
+        for (name, value) in fields {
+            form.push_str(&format!("&{name}={}", percent_encoded(value)));
+        }
+        form
+    };
+    let iam_headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("authorization", &unsigned("iam")),
+    ];
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}],
+    })
+    .to_string();
+    ok(
+        moto.send("POST", "/", &iam_headers, iam("CreateUser", &[]))
+            .await,
+        "CreateUser",
+    );
+    let key = ok(
+        moto.send("POST", "/", &iam_headers, iam("CreateAccessKey", &[]))
+            .await,
+        "CreateAccessKey",
+    );
+    ok(
+        moto.send(
+            "POST",
+            "/",
+            &iam_headers,
+            iam(
+                "PutUserPolicy",
+                &[
+                    ("PolicyName", "read-the-token"),
+                    ("PolicyDocument", &policy),
+                ],
+            ),
+        )
+        .await,
+        "PutUserPolicy",
+    );
+    let ssm_headers = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", "AmazonSSM.PutParameter"),
+        ("authorization", &unsigned("ssm")),
+    ];
+    for parameter in parameters {
+        let body = serde_json::json!({
+            "Name": parameter.name, "Type": parameter.kind, "Value": parameter.value,
+        });
+        ok(
+            moto.send("POST", "/", &ssm_headers, body.to_string()).await,
+            "PutParameter",
+        );
+    }
+    let key = key.text();
+    (
+        element(&key, "AccessKeyId"),
+        element(&key, "SecretAccessKey"),
+    )
+}
+
+fn ok(reply: Reply, call: &str) -> Reply {
+    assert!(
+        reply.status.is_success(),
+        "the stand-in refused {call}: {reply:?}"
+    );
+    reply
+}
+
+/// The text of `<name>...</name>` in moto's XML answer.
+fn element(xml: &str, name: &str) -> String {
+    let open = format!("<{name}>");
+    let start = xml
+        .find(&open)
+        .unwrap_or_else(|| panic!("no {name} in {xml}"))
+        + open.len();
+    let end = xml[start..]
+        .find('<')
+        .unwrap_or_else(|| panic!("{name} not closed in {xml}"));
+    xml[start..start + end].to_string()
+}
+
+fn percent_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}

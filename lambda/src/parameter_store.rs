@@ -1,0 +1,191 @@
+//! The write token from SSM Parameter Store: one signed `GetParameter` call
+//! per instance, at init. Written out here rather than with `aws-sdk-ssm`,
+//! which made the bootstrap 1 MB larger (5.9 MB, past the 5 MB the function
+//! is held to; bench/README.md) for one call whose request and answer are
+//! each a small JSON document. The signing is the SDK's own (`aws-sigv4`),
+//! and so is the HTTPS connector.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::http::HttpConnector;
+use aws_smithy_runtime_api::client::identity::Identity;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use shared::{InvalidWriteToken, WriteToken};
+
+use crate::configuration::AwsEnvironment;
+
+/// Bound on the whole call, well inside Lambda's 10 s init phase.
+pub const LIMIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParameterError {
+    #[error("cannot sign the GetParameter request for {name}: {reason}")]
+    Signing { name: String, reason: String },
+    #[error("Parameter Store at {endpoint} could not be reached for {name}: {reason}")]
+    Unreachable {
+        name: String,
+        endpoint: String,
+        reason: String,
+    },
+    #[error("Parameter Store at {endpoint} did not answer for {name} within {LIMIT:?}")]
+    TimedOut { name: String, endpoint: String },
+    #[error("Parameter Store refused to read {name}: HTTP {status}, {code}: {message}")]
+    Refused {
+        name: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error(
+        "{name} is a {kind} parameter; the write token must be a SecureString, \
+         whose value only those allowed to decrypt it can read"
+    )]
+    NotSecure { name: String, kind: String },
+    #[error("Parameter Store's answer for {name} is not a GetParameter result: {reason}")]
+    Malformed { name: String, reason: String },
+    #[error("the write token in {name} is not usable: {source}")]
+    Invalid {
+        name: String,
+        source: InvalidWriteToken,
+    },
+}
+
+/// Reads the SecureString `name` (decrypted) and returns it as the write
+/// token.
+pub async fn write_token(aws: &AwsEnvironment, name: &str) -> Result<WriteToken, ParameterError> {
+    let endpoint = aws.ssm_endpoint();
+    let (status, body) = tokio::time::timeout(LIMIT, get_parameter(aws, &endpoint, name))
+        .await
+        .map_err(|_| ParameterError::TimedOut {
+            name: name.to_string(),
+            endpoint: endpoint.clone(),
+        })??;
+    let answer: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|error| match status {
+            200 => ParameterError::Malformed {
+                name: name.to_string(),
+                reason: error.to_string(),
+            },
+            _ => refused(
+                name,
+                status,
+                "(the answer is not JSON)",
+                &String::from_utf8_lossy(&body),
+            ),
+        })?;
+    if status != 200 {
+        // `__type` may carry a namespace: `com.amazonaws...#ParameterNotFound`.
+        let code = answer["__type"].as_str().unwrap_or("(no error code)");
+        let code = code.rsplit('#').next().unwrap_or(code);
+        let message = answer["message"]
+            .as_str()
+            .or(answer["Message"].as_str())
+            .unwrap_or("");
+        return Err(refused(name, status, code, message));
+    }
+    let parameter = &answer["Parameter"];
+    let kind = parameter["Type"].as_str().unwrap_or("(untyped)");
+    if kind != "SecureString" {
+        return Err(ParameterError::NotSecure {
+            name: name.to_string(),
+            kind: kind.to_string(),
+        });
+    }
+    let value = parameter["Value"]
+        .as_str()
+        .ok_or_else(|| ParameterError::Malformed {
+            name: name.to_string(),
+            reason: "it has no Parameter.Value".to_string(),
+        })?;
+    WriteToken::new(value).map_err(|source| ParameterError::Invalid {
+        name: name.to_string(),
+        source,
+    })
+}
+
+fn refused(name: &str, status: u16, code: &str, message: &str) -> ParameterError {
+    let mut message = message.trim().to_string();
+    if let Some((cut, _)) = message.char_indices().nth(300) {
+        message.truncate(cut);
+        message.push_str("...");
+    }
+    ParameterError::Refused {
+        name: name.to_string(),
+        status,
+        code: code.to_string(),
+        message,
+    }
+}
+
+/// Sends the signed request; the answer's status and body.
+async fn get_parameter(
+    aws: &AwsEnvironment,
+    endpoint: &str,
+    name: &str,
+) -> Result<(u16, Vec<u8>), ParameterError> {
+    let body = serde_json::json!({ "Name": name, "WithDecryption": true }).to_string();
+    let url = format!("{endpoint}/");
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", "AmazonSSM.GetParameter"),
+    ];
+    let signing_failed = |reason: String| ParameterError::Signing {
+        name: name.to_string(),
+        reason,
+    };
+    let identity = Identity::from(aws.credentials.clone());
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&aws.region)
+        .name("ssm")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|error| signing_failed(error.to_string()))?
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        url.as_str(),
+        headers.into_iter(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .map_err(|error| signing_failed(error.to_string()))?;
+    let (instructions, _signature) = sign(signable, &params)
+        .map_err(|error| signing_failed(error.to_string()))?
+        .into_parts();
+
+    let mut request = HttpRequest::new(SdkBody::from(body));
+    let unreachable = |reason: String| ParameterError::Unreachable {
+        name: name.to_string(),
+        endpoint: endpoint.to_string(),
+        reason,
+    };
+    request
+        .set_method("POST")
+        .map_err(|error| unreachable(error.to_string()))?;
+    request
+        .set_uri(url.as_str())
+        .map_err(|error| unreachable(format!("{url} is not a URL: {error}")))?;
+    for (header, value) in headers.into_iter().chain(instructions.headers()) {
+        request
+            .headers_mut()
+            .try_insert(header.to_string(), value.to_string())
+            .map_err(|error| signing_failed(error.to_string()))?;
+    }
+    let response = shared::store::dynamodb::https_connector()
+        .call(request)
+        .await
+        .map_err(|error| unreachable(DisplayErrorContext(&error).to_string()))?;
+    let status = response.status().as_u16();
+    let body = ByteStream::new(response.into_body())
+        .collect()
+        .await
+        .map_err(|error| unreachable(error.to_string()))?
+        .to_vec();
+    Ok((status, body))
+}

@@ -1,0 +1,109 @@
+//! The write token from Parameter Store, in-process, against the stand-in
+//! (moto, checking signatures and the caller's policy): what the function
+//! reads, and how each way of failing is reported. `events` runs the real
+//! bootstrap with a token from the stand-in end to end.
+
+use harness::parameter_store::{Parameter, ParameterStoreStandin};
+use lambda::InitError;
+
+use crate::support::events::{write_protection, Shape};
+use crate::support::InProcess;
+
+const TOKEN: &str = "lambda-ssm-t0ken";
+
+fn standin() -> ParameterStoreStandin {
+    ParameterStoreStandin::start(&[
+        Parameter {
+            name: "/seed/write-token",
+            kind: "SecureString",
+            value: TOKEN,
+        },
+        Parameter {
+            name: "/seed/in-clear",
+            kind: "String",
+            value: TOKEN,
+        },
+        Parameter {
+            name: "/seed/spaced",
+            kind: "SecureString",
+            value: "two words",
+        },
+    ])
+}
+
+/// Starts the function in-process with `parameter` as the token's
+/// parameter, the stand-in's environment, and `overrides` before both.
+fn start(
+    standin: &ParameterStoreStandin,
+    parameter: &str,
+    overrides: &[(&'static str, &str)],
+) -> Result<InProcess, String> {
+    let mut env: Vec<(&str, &str)> = overrides.to_vec();
+    let standin_env = standin.env();
+    env.push(("SEED_WRITE_TOKEN_PARAMETER", parameter));
+    env.extend(
+        standin_env
+            .iter()
+            .map(|(key, value)| (*key, value.as_str())),
+    );
+    InProcess::start(&env).map_err(|error| {
+        assert!(matches!(error, InitError::WriteToken(_)), "{error:?}");
+        error.to_string()
+    })
+}
+
+fn assert_refused(result: Result<InProcess, String>, expected: &[&str]) {
+    let error = result.err().expect("init succeeded where it must fail");
+    for part in expected {
+        assert!(error.contains(part), "{part:?} not in: {error}");
+    }
+    assert!(!error.contains(TOKEN), "the error shows the token: {error}");
+}
+
+#[test]
+fn reads_the_secure_string_with_a_signed_request_and_reports_each_failure() {
+    let standin = standin();
+    let function = start(&standin, "/seed/write-token", &[]).expect("the token is read");
+    write_protection(Shape::HttpV2, TOKEN, function.through(Shape::HttpV2));
+    assert_refused(
+        start(&standin, "/seed/missing", &[]),
+        &["/seed/missing", "HTTP 400", "ParameterNotFound"],
+    );
+    assert_refused(
+        start(&standin, "/seed/in-clear", &[]),
+        &["/seed/in-clear", "String parameter", "SecureString"],
+    );
+    assert_refused(
+        start(&standin, "/seed/spaced", &[]),
+        &["/seed/spaced", "not usable", "visible ASCII"],
+    );
+    // A request signed with the wrong secret is refused: the stand-in
+    // checks signatures, so the first case shows that ours are right.
+    assert_refused(
+        start(
+            &standin,
+            "/seed/write-token",
+            &[("AWS_SECRET_ACCESS_KEY", "not-the-secret")],
+        ),
+        &["HTTP 403", "SignatureDoesNotMatch"],
+    );
+}
+
+#[test]
+fn an_unreachable_parameter_store_stops_init_naming_the_endpoint() {
+    let closed = format!("http://127.0.0.1:{}", harness::free_port());
+    let error = InProcess::start(&[
+        ("SEED_WRITE_TOKEN_PARAMETER", "/seed/write-token"),
+        ("AWS_ENDPOINT_URL_SSM", closed.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+    ])
+    .err()
+    .expect("init succeeded without Parameter Store")
+    .to_string();
+    assert!(
+        error.contains(&closed) && error.contains("could not be reached"),
+        "{error}"
+    );
+}
