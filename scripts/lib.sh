@@ -48,33 +48,36 @@ python_tools() {
   export SAM_CLI_TELEMETRY=0
 }
 
-# checkov, the templates' security scanner, in a venv of its own (its
-# dependencies pin versions the SAM CLI's clash with); pinned, so that a new
-# release's new checks cannot turn the suite red by themselves. Prints the
-# path of its executable.
-checkov_version=3.3.30
-checkov_tool() {
-  local venv="$tools/checkov"
-  if [ "$("$venv/bin/checkov" --version 2>/dev/null)" != "$checkov_version" ]; then
-    echo "==> installing checkov==$checkov_version (pip, into .tools/checkov)" >&2
+# pinned_tool PACKAGE VERSION [EXTRAS]: PACKAGE[EXTRAS]==VERSION in a venv
+# of its own, .tools/PACKAGE, installed unless that version is there.
+pinned_tool() {
+  local venv="$tools/$1" installed
+  installed=$("$venv/bin/python" -c \
+    'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$1" 2>/dev/null || true)
+  if [ "$installed" != "$2" ]; then
+    echo "==> installing $1${3:-}==$2 (pip, into .tools/$1)" >&2
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$checkov_version" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$1${3:-}==$2" >&2
   fi
-  echo "$venv/bin/checkov"
 }
 
-# moto, in a venv of its own: the tests' stand-in for SSM Parameter Store
-# (harness/src/parameter_store.rs), which cannot run here. Pinned, as
-# checkov is. Prints the path of its server.
+# checkov, the templates' security scanner (its dependencies pin versions
+# the SAM CLI's clash with); pinned, so that a new release's new checks
+# cannot turn the suite red by themselves. Prints the path of its
+# executable.
+checkov_version=3.3.30
+checkov_tool() {
+  pinned_tool checkov "$checkov_version"
+  echo "$tools/checkov/bin/checkov"
+}
+
+# moto, the tests' stand-in for SSM Parameter Store, which cannot run here
+# (harness/src/parameter_store.rs); pinned as checkov is. Prints the path
+# of its server.
 moto_version=5.2.5
 moto_tool() {
-  local venv="$tools/moto"
-  if [ "$("$venv/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$moto_version" ]; then
-    echo "==> installing moto[server]==$moto_version (pip, into .tools/moto)" >&2
-    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$moto_version" >&2
-  fi
-  echo "$venv/bin/moto_server"
+  pinned_tool moto "$moto_version" "[server]"
+  echo "$tools/moto/bin/moto_server"
 }
 
 # docker_daemon LOG: starts the Docker daemon (logging to LOG) unless one
