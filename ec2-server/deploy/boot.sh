@@ -14,9 +14,11 @@
 #   SEED_SIGNAL_RESOURCE  the logical id of the Auto Scaling group
 #   SEED_WRITE_TOKEN_PARAMETER  an SSM SecureString holding the write token,
 #                         or empty for open writes
+#   SEED_LOG_GROUP        the CloudWatch Logs group the server's log goes to
 #   SEED_READY_SECONDS    how long the server may take to answer (default 120)
 set -eu
 : "${SEED_BINARY_URL:?}" "${SEED_TABLE:?}" "${AWS_REGION:?}" "${SEED_STACK:?}" "${SEED_SIGNAL_RESOURCE:?}"
+: "${SEED_LOG_GROUP:?}"
 ready_seconds="${SEED_READY_SECONDS:-120}"
 
 # The instance id, from the instance metadata service (IMDSv2).
@@ -69,6 +71,8 @@ Type=exec
 ExecStart=/usr/local/bin/ec2-server
 EnvironmentFile=/etc/seed/seed.env
 Environment=SEED_LOG_FORMAT=json
+StandardOutput=append:/var/log/seed.log
+StandardError=inherit
 DynamicUser=yes
 AmbientCapabilities=CAP_NET_BIND_SERVICE
 CapabilityBoundingSet=CAP_NET_BIND_SERVICE
@@ -104,6 +108,43 @@ TimeoutStopSec=50s
 [Install]
 WantedBy=multi-user.target
 UNIT
+
+# The server's log file (the unit's StandardOutput) goes to the stack's log
+# group, one stream per instance, through the CloudWatch agent; logrotate
+# keeps the copy on disk small (copytruncate: systemd holds the file open).
+dnf install -y amazon-cloudwatch-agent logrotate
+cat > /etc/logrotate.d/seed <<'ROTATE'
+/var/log/seed.log {
+    daily
+    maxsize 50M
+    rotate 3
+    compress
+    missingok
+    notifempty
+    copytruncate
+}
+ROTATE
+agent=/opt/aws/amazon-cloudwatch-agent
+cat > "$agent/etc/seed.json" <<AGENT
+{
+  "logs": {
+    "logs_collected": {
+      "files": {
+        "collect_list": [
+          {
+            "file_path": "/var/log/seed.log",
+            "log_group_name": "$SEED_LOG_GROUP",
+            "log_stream_name": "{instance_id}",
+            "timezone": "UTC"
+          }
+        ]
+      }
+    }
+  }
+}
+AGENT
+"$agent/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c "file:$agent/etc/seed.json"
+
 systemctl daemon-reload
 systemctl enable --now seed.service
 

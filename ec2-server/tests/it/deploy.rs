@@ -1,5 +1,5 @@
 //! The EC2 deployment artefacts (ec2-server/deploy/): the stack passes
-//! cfn-lint and broken copies fail it; the systemd unit is hardened, and the
+//! cfn-lint and `sam validate --lint`, and broken copies fail both; the systemd unit is hardened, and the
 //! copy the stack's user data writes is the same unit; the numbers that must
 //! be ordered (idle timeouts, drain and stop timeouts) are.
 
@@ -31,23 +31,34 @@ fn directives(unit: &str) -> Vec<String> {
         .collect()
 }
 
+const BREAKAGES: &[(&str, &str, &str)] = &[
+    (
+        "a misspelled property",
+        "HealthCheckPath: /",
+        "HealthCheckPth: /",
+    ),
+    (
+        "a reference to nothing",
+        "!Ref LoadBalancerSecurityGroup",
+        "!Ref LoadBalancerSecurityGrup",
+    ),
+];
+
 #[test]
 fn the_stack_passes_cfn_lint_and_broken_copies_fail() {
     assert_lint_passes_and_breakages_fail(
         Linter::CfnLint,
         &deploy("fallback-stack.yaml"),
-        &[
-            (
-                "a misspelled property",
-                "HealthCheckPath: /",
-                "HealthCheckPth: /",
-            ),
-            (
-                "a reference to nothing",
-                "!Ref LoadBalancerSecurityGroup",
-                "!Ref LoadBalancerSecurityGrup",
-            ),
-        ],
+        BREAKAGES,
+    );
+}
+
+#[test]
+fn the_stack_passes_sam_validate_lint_and_broken_copies_fail() {
+    assert_lint_passes_and_breakages_fail(
+        Linter::SamValidate,
+        &deploy("fallback-stack.yaml"),
+        BREAKAGES,
     );
 }
 
@@ -410,6 +421,29 @@ fn operators_get_in_through_session_manager_not_ssh() {
     assert!(!stack.contains("FromPort: 22"), "port 22 is open");
 }
 
+/// The servers' logs reach a log group of the stack's own, kept
+/// `LogRetentionDays`, which the instances may write to and nothing more;
+/// the boot script is told its name (boot_script test: the agent ships the
+/// unit's log file there).
+#[test]
+fn the_servers_logs_go_to_a_log_group_with_a_retention_period() {
+    let stack = compact_stack();
+    let group = harness::templates::block(&stack, "ServerLogs: Type: AWS::Logs::LogGroup ");
+    assert!(
+        group.contains("RetentionInDays: !Ref LogRetentionDays"),
+        "{group}"
+    );
+    assert!(stack.contains("LogRetentionDays: Type: Number Default: 30"));
+    assert!(stack.contains(
+        "- PolicyName: seed-logs PolicyDocument: Version: \"2012-10-17\" Statement: - Effect: Allow \
+         Action: - logs:CreateLogStream - logs:DescribeLogStreams - logs:PutLogEvents \
+         Resource: !GetAtt ServerLogs.Arn"
+    ));
+    assert!(!stack.contains("logs:*") && !stack.contains("CloudWatchAgentServerPolicy"));
+    assert!(stack.contains("export SEED_LOG_GROUP='${ServerLogs}'"));
+    assert!(stack.contains("ServerLogGroup: Description:"));
+}
+
 /// Alarms on what hurts users: unhealthy targets, the targets' 5xx and the
 /// balancer's own 5xx, each sent to the optional address.
 #[test]
@@ -563,6 +597,7 @@ fn the_boot_script_signals_success_only_once_the_server_answers() {
         "the token was written where it should not be: {:?}",
         good.lines
     );
+    assert_logs_are_shipped(&good);
 
     let broken = boot(true, None);
     assert!(broken.succeeded, "{:?} {:?}", broken.calls, broken.lines);
@@ -584,5 +619,64 @@ fn the_boot_script_signals_success_only_once_the_server_answers() {
             .any(|line| line.starts_with("BOOT exit ") && line != "BOOT exit 0"),
         "{:?}",
         broken.lines
+    );
+}
+
+/// The server's log goes to the file the unit names (the SERVER lines are
+/// read from it); the CloudWatch agent is installed and started with a
+/// configuration that ships that file to the stack's log group, one stream
+/// per instance; logrotate rotates the same file without reopening it.
+fn assert_logs_are_shipped(boot: &Boot) {
+    let unit = directives(&read("seed.service"));
+    let log_file = unit
+        .iter()
+        .find_map(|line| line.strip_prefix("StandardOutput=append:"))
+        .expect("the unit appends its output to a file");
+    let agent = "/opt/aws/amazon-cloudwatch-agent";
+    for call in [
+        "dnf install -y amazon-cloudwatch-agent logrotate".to_string(),
+        format!(
+            "amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:{agent}/etc/seed.json"
+        ),
+    ] {
+        assert!(
+            boot.calls.contains(&call),
+            "no {call:?} in {:?}",
+            boot.calls
+        );
+    }
+    let with = |prefix: &str| -> Vec<&str> {
+        boot.lines
+            .iter()
+            .filter_map(|line| line.strip_prefix(prefix))
+            .collect()
+    };
+    let configuration: serde_json::Value = serde_json::from_str(&with("AGENT ").join("\n"))
+        .unwrap_or_else(|error| {
+            panic!(
+                "the agent's configuration is not JSON ({error}): {:?}",
+                boot.lines
+            )
+        });
+    let collected = &configuration["logs"]["logs_collected"]["files"]["collect_list"];
+    assert_eq!(
+        collected,
+        &serde_json::json!([{
+            "file_path": log_file,
+            "log_group_name": "/seed/seed-ec2/server",
+            "log_stream_name": "{instance_id}",
+            "timezone": "UTC",
+        }]),
+        "the agent does not ship the unit's log file to the stack's group"
+    );
+    let rotate = with("ROTATE ");
+    assert_eq!(
+        rotate.first(),
+        Some(&format!("{log_file} {{").as_str()),
+        "{rotate:?}"
+    );
+    assert!(
+        rotate.iter().any(|line| line.trim() == "copytruncate"),
+        "{rotate:?}"
     );
 }
