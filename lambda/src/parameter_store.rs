@@ -65,19 +65,23 @@ pub async fn write_token(aws: &AwsEnvironment, name: &str) -> Result<WriteToken,
             name: name.to_string(),
             endpoint: endpoint.clone(),
         })??;
-    let answer: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|error| match status {
-            200 => ParameterError::Malformed {
-                name: name.to_string(),
-                reason: error.to_string(),
-            },
-            _ => refused(
-                name,
-                status,
-                "(the answer is not JSON)",
-                &String::from_utf8_lossy(&body),
-            ),
-        })?;
+    token_from_answer(name, status, &body)
+}
+
+/// The token from Parameter Store's answer (`status`, `body`), or why not.
+fn token_from_answer(name: &str, status: u16, body: &[u8]) -> Result<WriteToken, ParameterError> {
+    let answer: serde_json::Value = serde_json::from_slice(body).map_err(|error| match status {
+        200 => ParameterError::Malformed {
+            name: name.to_string(),
+            reason: error.to_string(),
+        },
+        _ => refused(
+            name,
+            status,
+            "(the answer is not JSON)",
+            &String::from_utf8_lossy(body),
+        ),
+    })?;
     if status != 200 {
         // `__type` may carry a namespace: `com.amazonaws...#ParameterNotFound`.
         let code = answer["__type"].as_str().unwrap_or("(no error code)");
@@ -188,4 +192,74 @@ async fn get_parameter(
         .map_err(|error| unreachable(error.to_string()))?
         .to_vec();
     Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Result<WriteToken, String> {
+        token_from_answer("/seed/write-token", status, body.as_bytes())
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn a_secure_string_is_the_token() {
+        let token = answer(
+            200,
+            r#"{"Parameter": {"Type": "SecureString", "Value": "t0ken\n"}}"#,
+        )
+        .unwrap();
+        assert!(token.authorizes(Some(b"Bearer t0ken")));
+    }
+
+    #[test]
+    fn each_other_answer_is_an_error_that_says_what_came_back() {
+        for (status, body, expected) in [
+            (
+                400,
+                r#"{"__type": "com.amazonaws.ssm#ParameterNotFound", "message": "no such"}"#,
+                "HTTP 400, ParameterNotFound: no such",
+            ),
+            (
+                400,
+                r#"{"__type": "AccessDeniedException", "Message": "not allowed"}"#,
+                "HTTP 400, AccessDeniedException: not allowed",
+            ),
+            (
+                503,
+                "<html>busy</html>",
+                "HTTP 503, (the answer is not JSON): <html>busy</html>",
+            ),
+            (200, "<html>", "not a GetParameter result"),
+            (
+                200,
+                r#"{"Parameter": {"Type": "SecureString"}}"#,
+                "no Parameter.Value",
+            ),
+            (
+                200,
+                r#"{"Parameter": {"Type": "String", "Value": "t"}}"#,
+                "is a String parameter",
+            ),
+            (
+                200,
+                r#"{"Parameter": {"Type": "SecureString", "Value": ""}}"#,
+                "not usable",
+            ),
+        ] {
+            let error = answer(status, body)
+                .err()
+                .unwrap_or_else(|| panic!("{body} was accepted"));
+            assert!(error.contains(expected), "{expected:?} not in {error:?}");
+            assert!(error.contains("/seed/write-token"), "{error}");
+        }
+        let long = "x".repeat(5000);
+        let error = answer(500, &long).unwrap_err();
+        assert!(
+            error.len() < 500,
+            "a long answer is not cut: {} bytes",
+            error.len()
+        );
+    }
 }

@@ -107,3 +107,25 @@ fn an_unreachable_parameter_store_stops_init_naming_the_endpoint() {
         "{error}"
     );
 }
+
+#[test]
+fn a_parameter_store_that_never_answers_stops_init_within_the_limit() {
+    // Connections are accepted (the backlog) and never answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let endpoint = format!("http://{}", silent.local_addr().expect("its address"));
+    let error = InProcess::start(&[
+        ("SEED_WRITE_TOKEN_PARAMETER", "/seed/write-token"),
+        ("AWS_ENDPOINT_URL_SSM", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+    ])
+    .err()
+    .expect("init succeeded without an answer")
+    .to_string();
+    assert!(
+        error.contains(&endpoint)
+            && error.contains(&format!("within {:?}", lambda::parameter_store::LIMIT)),
+        "{error}"
+    );
+}
