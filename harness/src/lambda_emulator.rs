@@ -37,7 +37,7 @@ pub fn bootstrap() -> PathBuf {
 pub struct LambdaUnderEmulator {
     pub port: u16,
     // The function stops before the emulator it polls.
-    _function: ChildGuard,
+    function: ChildGuard,
     _emulator: ChildGuard,
     /// The emulator's and the function's output, quoted when something fails.
     log: NamedTempFile,
@@ -90,10 +90,15 @@ impl LambdaUnderEmulator {
         );
         LambdaUnderEmulator {
             port,
-            _function: function,
+            function,
             _emulator: emulator,
             log,
         }
+    }
+
+    /// The function's exit status, once it has exited (a failed init).
+    pub fn function_exit(&mut self) -> Option<std::process::ExitStatus> {
+        self.function.try_wait()
     }
 
     /// What the emulator and the function have logged so far.

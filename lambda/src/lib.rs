@@ -16,16 +16,32 @@ use std::sync::Arc;
 
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store};
 
-use crate::configuration::{MissingAwsSetting, Settings, WriteTokenSetting};
+use crate::configuration::{MissingAwsSetting, Settings, SettingsError, WriteTokenSetting};
 use crate::parameter_store::ParameterError;
 
 /// Why an instance could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
     Aws(#[from] MissingAwsSetting),
     #[error(transparent)]
     WriteToken(#[from] ParameterError),
+}
+
+/// Lambda's init: the settings from the environment, then the handler. A
+/// failure is logged as one JSON line at error, which CloudWatch shows
+/// beside Lambda's own "Runtime.ExitError", before the process exits.
+pub async fn init() -> Result<SeedHandler, InitError> {
+    let built = match Settings::from_env() {
+        Ok(settings) => build_handler(&settings).await,
+        Err(error) => Err(error.into()),
+    };
+    if let Err(error) = &built {
+        tracing::error!(%error, "init failed; this instance does not start");
+    }
+    built
 }
 
 /// Builds the handler for this instance: the store the settings name, with a

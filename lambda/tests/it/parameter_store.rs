@@ -89,19 +89,24 @@ fn reads_the_secure_string_with_a_signed_request_and_reports_each_failure() {
     );
 }
 
-#[test]
-fn an_unreachable_parameter_store_stops_init_naming_the_endpoint() {
-    let closed = format!("http://127.0.0.1:{}", harness::free_port());
-    let error = InProcess::start(&[
+/// Init's error with Parameter Store at `endpoint`, where it cannot answer.
+fn init_error_at(endpoint: &str) -> String {
+    InProcess::start(&[
         ("SEED_WRITE_TOKEN_PARAMETER", "/seed/write-token"),
-        ("AWS_ENDPOINT_URL_SSM", closed.as_str()),
+        ("AWS_ENDPOINT_URL_SSM", endpoint),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ("AWS_SECRET_ACCESS_KEY", "secret"),
     ])
     .err()
-    .expect("init succeeded without Parameter Store")
-    .to_string();
+    .unwrap_or_else(|| panic!("init succeeded with no Parameter Store at {endpoint}"))
+    .to_string()
+}
+
+#[test]
+fn an_unreachable_parameter_store_stops_init_naming_the_endpoint() {
+    let closed = format!("http://127.0.0.1:{}", harness::free_port());
+    let error = init_error_at(&closed);
     assert!(
         error.contains(&closed) && error.contains("could not be reached"),
         "{error}"
@@ -113,16 +118,7 @@ fn a_parameter_store_that_never_answers_stops_init_within_the_limit() {
     // Connections are accepted (the backlog) and never answered.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let endpoint = format!("http://{}", silent.local_addr().expect("its address"));
-    let error = InProcess::start(&[
-        ("SEED_WRITE_TOKEN_PARAMETER", "/seed/write-token"),
-        ("AWS_ENDPOINT_URL_SSM", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
-        ("AWS_SECRET_ACCESS_KEY", "secret"),
-    ])
-    .err()
-    .expect("init succeeded without an answer")
-    .to_string();
+    let error = init_error_at(&endpoint);
     assert!(
         error.contains(&endpoint)
             && error.contains(&format!("within {:?}", lambda::parameter_store::LIMIT)),
