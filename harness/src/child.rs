@@ -72,21 +72,34 @@ impl ChildGuard {
         }
     }
 
+    /// Its exit status once it has exited, waiting at most `within`; `None`
+    /// if it still runs then.
+    pub fn exit_within(&mut self, within: Duration) -> Option<ExitStatus> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.try_wait() {
+                return Some(status);
+            }
+            if started.elapsed() > within {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGTERM, then its exit status; SIGKILL (and a failed test) if it has
     /// not exited `within`.
     pub fn terminate(&mut self, within: Duration) -> ExitStatus {
         self.signal("TERM");
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.try_wait() {
+        match self.exit_within(within) {
+            Some(status) => {
                 self.child = None;
-                return status;
+                status
             }
-            if started.elapsed() > within {
+            None => {
                 self.kill();
                 panic!("{} did not stop within {within:?} of SIGTERM", self.what);
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

@@ -96,9 +96,13 @@ impl LambdaUnderEmulator {
         }
     }
 
-    /// The function's exit status, once it has exited (a failed init).
-    pub fn function_exit(&mut self) -> Option<std::process::ExitStatus> {
-        self.function.try_wait()
+    /// The function's exit status if it exits (a failed init) within
+    /// `within`; `None` if it still runs.
+    pub fn function_exit_within(
+        &mut self,
+        within: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        self.function.exit_within(within)
     }
 
     /// What the emulator and the function have logged so far.

@@ -1,8 +1,8 @@
 //! The real parts the tests run, started and stopped by the tests
 //! themselves: DynamoDB Local, the Lambda runtime emulator, `sam local`,
 //! the HAProxy replica of the EC2 stack, a Parameter Store stand-in, a slow
-//! TCP proxy, and the template linters. What a test starts is owned by a [`ChildGuard`] (or a type
-//! holding one) and stopped when it drops.
+//! TCP proxy, and the template linters. What a test starts is owned by a
+//! [`ChildGuard`] (or a type holding one) and stopped when it drops.
 //!
 //! Nothing here skips: a part that is missing fails the test and says how
 //! to get it.

@@ -17,7 +17,7 @@ const HOW_TO_GET: &str =
      install 'moto[server]') and set SEED_TEST_MOTO=.tools/moto/bin/moto_server";
 
 /// The region the stand-in answers for.
-pub const REGION: &str = "us-east-1";
+const REGION: &str = "us-east-1";
 
 /// One parameter to put before the function starts.
 pub struct Parameter<'a> {
@@ -76,25 +76,31 @@ impl ParameterStoreStandin {
         }
     }
 
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
     /// The environment that points a function's Parameter Store calls here,
     /// with the allowed principal's key as its credentials.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL_SSM", self.endpoint.clone()),
-            ("AWS_REGION", REGION.to_string()),
-            ("AWS_ACCESS_KEY_ID", self.access_key_id.clone()),
-            ("AWS_SECRET_ACCESS_KEY", self.secret_access_key.clone()),
-        ]
+        env_with_key(&self.endpoint, &self.access_key_id, &self.secret_access_key)
     }
 
     /// What moto has logged (one line per request).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
+}
+
+/// The environment that points a function's Parameter Store calls at
+/// `endpoint` (where no stand-in need answer), with made-up credentials.
+pub fn process_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    env_with_key(endpoint, "AKIDEXAMPLE", "secret")
+}
+
+fn env_with_key(endpoint: &str, key: &str, secret: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL_SSM", endpoint.to_string()),
+        ("AWS_REGION", REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", key.to_string()),
+        ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
+    ]
 }
 
 /// moto routes a request by the service in its `Authorization` header's

@@ -26,8 +26,8 @@ pub struct Settings {
     /// When set, POST needs `Authorization: Bearer <token>`.
     pub write_token: Option<WriteTokenSetting>,
     /// Region, credentials and endpoints, or why they are missing; only the
-    /// DynamoDB store and the token's parameter need them.
-    pub aws: Result<AwsEnvironment, MissingAwsSetting>,
+    /// DynamoDB store and the token's parameter need them ([`Settings::aws`]).
+    aws: Result<AwsEnvironment, MissingAwsSetting>,
 }
 
 /// Where the write token comes from.
@@ -104,6 +104,11 @@ impl Settings {
             write_token,
             aws: AwsEnvironment::from_lookup(&lookup),
         })
+    }
+
+    /// The AWS settings, for what needs them; why not, if they are missing.
+    pub fn aws(&self) -> Result<&AwsEnvironment, MissingAwsSetting> {
+        self.aws.as_ref().map_err(Clone::clone)
     }
 }
 

@@ -53,7 +53,7 @@ pub async fn init() -> Result<SeedHandler, InitError> {
 pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, InitError> {
     let store: Arc<dyn Store> = match &settings.dynamodb_table {
         Some(table) => Arc::new(DynamoDbStore::new(
-            settings.aws.clone()?.dynamodb(),
+            settings.aws()?.dynamodb(),
             table.clone(),
             settings.store_timeout,
         )),
@@ -71,7 +71,7 @@ pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, InitError
             (Some(token.clone()), "on (SEED_WRITE_TOKEN)".to_string())
         }
         Some(WriteTokenSetting::Parameter(name)) => {
-            let token = parameter_store::write_token(&settings.aws.clone()?, name).await?;
+            let token = parameter_store::write_token(settings.aws()?, name).await?;
             (Some(token), format!("on (parameter {name})"))
         }
     };

@@ -141,28 +141,20 @@ fn a_write_token_from_parameter_store_is_read_once_and_protects_posts() {
 #[test]
 fn a_token_that_cannot_be_read_stops_the_instance_with_an_error_line() {
     let closed = format!("http://127.0.0.1:{}", harness::free_port());
-    let mut function = LambdaUnderEmulator::start(&[
-        (
-            "SEED_WRITE_TOKEN_PARAMETER",
-            "/seed/write-token".to_string(),
-        ),
-        ("AWS_ENDPOINT_URL_SSM", closed.clone()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "secret".to_string()),
-    ]);
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = function.function_exit() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "the function still runs without its token:\n{}",
-            function.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let mut env = harness::parameter_store::process_env(&closed);
+    env.push((
+        "SEED_WRITE_TOKEN_PARAMETER",
+        "/seed/write-token".to_string(),
+    ));
+    let mut function = LambdaUnderEmulator::start(&env);
+    let status = function
+        .function_exit_within(std::time::Duration::from_secs(30))
+        .unwrap_or_else(|| {
+            panic!(
+                "the function still runs without its token:\n{}",
+                function.log()
+            )
+        });
     assert!(!status.success(), "{status}");
     let lines = json_lines(&function.log());
     let errors: Vec<&Value> = lines

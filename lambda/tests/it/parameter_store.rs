@@ -91,16 +91,13 @@ fn reads_the_secure_string_with_a_signed_request_and_reports_each_failure() {
 
 /// Init's error with Parameter Store at `endpoint`, where it cannot answer.
 fn init_error_at(endpoint: &str) -> String {
-    InProcess::start(&[
-        ("SEED_WRITE_TOKEN_PARAMETER", "/seed/write-token"),
-        ("AWS_ENDPOINT_URL_SSM", endpoint),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
-        ("AWS_SECRET_ACCESS_KEY", "secret"),
-    ])
-    .err()
-    .unwrap_or_else(|| panic!("init succeeded with no Parameter Store at {endpoint}"))
-    .to_string()
+    let aws = harness::parameter_store::process_env(endpoint);
+    let mut env = vec![("SEED_WRITE_TOKEN_PARAMETER", "/seed/write-token")];
+    env.extend(aws.iter().map(|(key, value)| (*key, value.as_str())));
+    InProcess::start(&env)
+        .err()
+        .unwrap_or_else(|| panic!("init succeeded with no Parameter Store at {endpoint}"))
+        .to_string()
 }
 
 #[test]
