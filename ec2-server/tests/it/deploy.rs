@@ -1,7 +1,8 @@
 //! The EC2 deployment artefacts (ec2-server/deploy/): the stack passes
-//! cfn-lint and `sam validate --lint`, and broken copies fail both; the systemd unit is hardened, and the
-//! copy the stack's user data writes is the same unit; the numbers that must
-//! be ordered (idle timeouts, drain and stop timeouts) are.
+//! cfn-lint and `sam validate --lint`, and broken copies fail both; the
+//! systemd unit is hardened, and the copy the stack's user data writes is
+//! the same unit; the numbers that must be ordered (idle timeouts, drain
+//! and stop timeouts) are.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
