@@ -10,6 +10,12 @@
 //! Every GET is one strongly consistent `GetItem` and every POST one
 //! `PutItem`: no cache, so an acknowledged write is what every instance reads
 //! next, and concurrent writers resolve as last writer wins.
+//!
+//! A write takes effect at most once. A `PutItem` whose attempt timed out or
+//! lost its connection may still be applied later, so sending it again could
+//! apply it twice, the second time over a newer acknowledged write. Reads are
+//! retried freely; a write is retried only when DynamoDB's answer proves it
+//! was not applied (throttling), see [`WriteRetries`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,16 +26,19 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
-use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::retry::{ClassifyRetry, RetryAction, RetryConfig};
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents, SharedHttpClient};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority;
 
 use super::{Store, StoreError};
 use crate::seed::Seed;
@@ -65,18 +74,10 @@ impl DynamoDbStore {
     ) -> Self {
         let observer = Observer::default();
         // The whole call, retries included, ends within `call_timeout`; a
-        // single attempt gets half of it, so a stuck connection leaves time
-        // for one retry on a fresh one.
-        let attempt_timeout = call_timeout / 2;
+        // single read attempt gets half of it, so a stuck connection leaves
+        // time for one retry on a fresh one. Writes override this in `put`.
         let config = config
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_timeout(call_timeout)
-                    .operation_attempt_timeout(attempt_timeout)
-                    .connect_timeout(attempt_timeout)
-                    .read_timeout(attempt_timeout)
-                    .build(),
-            )
+            .timeout_config(timeouts(call_timeout, call_timeout / 2))
             .retry_config(RetryConfig::standard().with_max_attempts(3))
             .interceptor(observer.clone())
             .build();
@@ -217,6 +218,14 @@ impl Store for DynamoDbStore {
                 VALUE_ATTRIBUTE,
                 AttributeValue::S(seed.as_str().to_string()),
             )
+            .customize()
+            // One attempt may use the whole call: it is not retried if it
+            // stalls, so nothing is gained by cutting it short.
+            .config_override(
+                aws_sdk_dynamodb::config::Builder::new()
+                    .timeout_config(timeouts(self.call_timeout, self.call_timeout))
+                    .retry_classifier(WriteRetries),
+            )
             .send()
             .await
             .map_err(|error| self.classify(error))?;
@@ -229,6 +238,60 @@ impl Store for DynamoDbStore {
 
     fn is_shared(&self) -> bool {
         true
+    }
+}
+
+/// The bound on a whole call and on each of its attempts (connecting and
+/// reading included).
+fn timeouts(call_timeout: Duration, attempt_timeout: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .operation_timeout(call_timeout)
+        .operation_attempt_timeout(attempt_timeout)
+        .connect_timeout(attempt_timeout)
+        .read_timeout(attempt_timeout)
+        .build()
+}
+
+/// The retry rule of a write: retried only when DynamoDB refused it for its
+/// request rate, an answer that proves it was not applied. Anything else
+/// (an attempt that timed out, a lost connection, a 5xx, which AWS documents
+/// as "may have succeeded") ends the call, and the client gets a `503` that
+/// says the write may have landed. Runs after the SDK's own classifiers and
+/// overrides them.
+#[derive(Debug)]
+struct WriteRetries;
+
+/// DynamoDB's error codes for a request refused before it was applied
+/// because of the request rate.
+const THROTTLING_ERRORS: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+];
+
+impl ClassifyRetry for WriteRetries {
+    fn classify_retry(&self, context: &InterceptorContext) -> RetryAction {
+        let Some(Err(error)) = context.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        let refused_for_rate = error
+            .as_operation_error()
+            .and_then(|error| error.downcast_ref::<PutItemError>())
+            .and_then(|error| error.code())
+            .is_some_and(|code| THROTTLING_ERRORS.contains(&code));
+        if refused_for_rate {
+            RetryAction::throttling_error()
+        } else {
+            RetryAction::RetryForbidden
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "SeedWriteRetries"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
     }
 }
 
