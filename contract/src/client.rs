@@ -61,6 +61,22 @@ impl Endpoint {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Reply {
+        self.try_send(method, path, headers, body, REQUEST_LIMIT)
+            .await
+            .unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// Sends one request and reads the whole reply; no whole reply within
+    /// `limit` (a refused or dropped connection, a timeout) is an error, not
+    /// a failed test: for workloads that run while the service is faulted.
+    pub async fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+        limit: Duration,
+    ) -> Result<Reply, String> {
         let mut request = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).expect("test uses a valid method"))
             .uri(self.url(path));
@@ -71,11 +87,17 @@ impl Endpoint {
             .body(Full::new(body.into()))
             .expect("test builds a valid request");
         let what = format!("{method} {}", self.url(path));
-        let response = tokio::time::timeout(REQUEST_LIMIT, self.client.request(request))
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|error| format!("{what}: request failed: {error:?}"))?;
+            try_read_reply(response, &what).await
+        };
+        tokio::time::timeout(limit, exchange)
             .await
-            .unwrap_or_else(|_| panic!("{what}: no answer within {REQUEST_LIMIT:?}"))
-            .unwrap_or_else(|error| panic!("{what}: request failed: {error:?}"));
-        read_reply(response, &what).await
+            .unwrap_or_else(|_| Err(format!("{what}: no whole answer within {limit:?}")))
     }
 
     /// Sends a body in chunks with no `Content-Length` (chunked transfer
@@ -125,17 +147,27 @@ impl Endpoint {
 }
 
 async fn read_reply(response: http::Response<hyper::body::Incoming>, what: &str) -> Reply {
-    let (parts, body) = response.into_parts();
-    let body = tokio::time::timeout(REQUEST_LIMIT, body.collect())
+    tokio::time::timeout(REQUEST_LIMIT, try_read_reply(response, what))
         .await
         .unwrap_or_else(|_| panic!("{what}: body not received within {REQUEST_LIMIT:?}"))
-        .unwrap_or_else(|error| panic!("{what}: reading the body failed: {error:?}"))
+        .unwrap_or_else(|failure| panic!("{failure}"))
+}
+
+async fn try_read_reply(
+    response: http::Response<hyper::body::Incoming>,
+    what: &str,
+) -> Result<Reply, String> {
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|error| format!("{what}: reading the body failed: {error:?}"))?
         .to_bytes();
-    Reply {
+    Ok(Reply {
         status: parts.status,
         headers: parts.headers,
         body,
-    }
+    })
 }
 
 impl Reply {

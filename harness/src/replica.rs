@@ -119,13 +119,49 @@ impl Replica {
         }
     }
 
+    /// The environment a function needs to keep the seed in the replica's
+    /// table, beside the instances.
+    pub fn store_env(&self) -> Vec<(&'static str, String)> {
+        let aws = std::fs::read_to_string(self.dir.path().join("aws.env"))
+            .expect("the replica writes aws.env at start");
+        let endpoint = aws
+            .lines()
+            .find_map(|line| line.strip_prefix("AWS_ENDPOINT_URL_DYNAMODB="))
+            .expect("aws.env names the DynamoDB endpoint");
+        crate::dynamodb_local::store_env(endpoint, "seed")
+    }
+
+    /// Freezes the replica's DynamoDB Local (SIGSTOP): calls hang until
+    /// [`resume_store`](Self::resume_store).
+    pub fn pause_store(&self) {
+        self.script(&["pause-store"], &[]);
+    }
+
+    pub fn resume_store(&self) {
+        self.script(&["resume-store"], &[]);
+    }
+
     /// HAProxy's view of instance `name`: "UP", "DOWN", ...
     pub fn balancer_state(&self, name: &str) -> String {
+        self.stats_field(name, 17)
+    }
+
+    /// The requests HAProxy has inside instance `name` right now.
+    pub fn requests_inside(&self, name: &str) -> u32 {
+        let current = self.stats_field(name, 4);
+        current
+            .parse()
+            .unwrap_or_else(|_| panic!("HAProxy's scur of {name} is {current:?}"))
+    }
+
+    /// Field `index` of instance `name`'s row in HAProxy's CSV statistics
+    /// (4: current sessions, 17: status).
+    fn stats_field(&self, name: &str, index: usize) -> String {
         let csv = http_get(&format!("{};csv", self.stats));
         csv.lines()
             .map(|line| line.split(',').collect::<Vec<_>>())
             .find(|fields| fields.len() > 17 && fields[0] == "instances" && fields[1] == name)
-            .map(|fields| fields[17].to_string())
+            .map(|fields| fields[index].to_string())
             .unwrap_or_else(|| panic!("instance {name} not in HAProxy's stats: {csv}"))
     }
 
