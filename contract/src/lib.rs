@@ -7,6 +7,7 @@
 
 pub mod cases;
 pub mod client;
+pub mod history;
 pub mod linearizability;
 pub mod raw;
 pub mod settings;

@@ -204,12 +204,17 @@ pub fn check(initial: &str, history: &[Operation]) -> Result<(), Violation> {
     Ok(())
 }
 
+/// An instant as seconds after the common start, as operations show theirs.
+fn seconds(at: Instant) -> f64 {
+    at.saturating_sub(1) as f64 / 1e9
+}
+
 fn overlap(held: &Cluster, other: &Cluster) -> Violation {
     Violation(format!(
-        "{held_value} must have been the value throughout [{}, {}] ({}; {}), yet {other_value} \
-         took effect inside that span ({}; {})",
-        held.first_end,
-        held.last_start,
+        "{held_value} must have been the value throughout [{:.3} s, {:.3} s] ({}; {}), yet \
+         {other_value} took effect inside that span ({}; {})",
+        seconds(held.first_end),
+        seconds(held.last_start),
         held.ended_first,
         held.started_last,
         other.ended_first,

@@ -11,6 +11,7 @@ mod dynamodb;
 mod graceful_shutdown;
 mod hostile_clients;
 mod instance_name;
+mod linearizability;
 mod replica;
 mod settings;
 mod slow_clients;
