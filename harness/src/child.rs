@@ -88,8 +88,13 @@ impl ChildGuard {
     }
 
     /// SIGTERM, then its exit status; SIGKILL (and a failed test) if it has
-    /// not exited `within`.
+    /// not exited `within`. One that has exited already is not signalled.
     pub fn terminate(&mut self, within: Duration) -> ExitStatus {
+        // One that has exited already cannot be signalled; it has stopped.
+        if let Some(status) = self.try_wait() {
+            self.child = None;
+            return status;
+        }
         self.signal("TERM");
         match self.exit_within(within) {
             Some(status) => {
