@@ -12,6 +12,7 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use secrecy::{ExposeSecret, SecretString};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -21,7 +22,13 @@ pub struct Check {
     pub timeout: Duration,
     /// The value to store; a fresh one (from the clock) when `None`.
     pub value: Option<String>,
+    /// The write token, sent with the POST as `Authorization: Bearer`.
+    pub token: Option<SecretString>,
 }
+
+/// How a user gives seed-check the write token: named in every message
+/// about it.
+pub const HOW_TO_GIVE_THE_TOKEN: &str = "SEED_CHECK_TOKEN or --token-file";
 
 /// One request's outcome.
 #[derive(Debug, Clone)]
@@ -39,6 +46,8 @@ pub struct Report {
     pub value: String,
     pub post: Answer,
     pub gets: Vec<Answer>,
+    /// Whether the POST carried a write token.
+    pub sent_token: bool,
 }
 
 type HttpsClient = Client<
@@ -72,7 +81,15 @@ pub async fn run(check: &Check) -> Result<Report, String> {
     let client = client()?;
     let value = check.value.clone().unwrap_or_else(fresh_value);
     let body = format!("{{\"num\": {value}}}");
-    let post = send(&client, &check.url, Method::POST, body, check.timeout).await;
+    let post = send(
+        &client,
+        &check.url,
+        Method::POST,
+        body,
+        check.token.as_ref(),
+        check.timeout,
+    )
+    .await;
     let mut gets = Vec::with_capacity(check.gets);
     for _ in 0..check.gets {
         gets.push(
@@ -81,6 +98,7 @@ pub async fn run(check: &Check) -> Result<Report, String> {
                 &check.url,
                 Method::GET,
                 String::new(),
+                None,
                 check.timeout,
             )
             .await,
@@ -91,6 +109,7 @@ pub async fn run(check: &Check) -> Result<Report, String> {
         value,
         post,
         gets,
+        sent_token: check.token.is_some(),
     })
 }
 
@@ -113,6 +132,7 @@ async fn send(
     url: &str,
     method: Method,
     body: String,
+    token: Option<&SecretString>,
     timeout: Duration,
 ) -> Answer {
     let name = if method == Method::POST {
@@ -121,15 +141,18 @@ async fn send(
         "GET"
     };
     let started = Instant::now();
-    let request = Request::builder()
+    let mut request = Request::builder()
         .method(method)
         .uri(url)
         .header("content-type", "application/json")
         .header(
             "user-agent",
             concat!("seed-check/", env!("CARGO_PKG_VERSION")),
-        )
-        .body(Full::new(Bytes::from(body)));
+        );
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {}", token.expose_secret()));
+    }
+    let request = request.body(Full::new(Bytes::from(body)));
     let request = match request {
         Ok(request) => request,
         Err(error) => {
@@ -196,6 +219,14 @@ impl Report {
         let mut problems = Vec::new();
         match &self.post.outcome {
             Ok((StatusCode::OK, body)) if body == &self.value => {}
+            Ok((StatusCode::UNAUTHORIZED, _)) if !self.sent_token => problems.push(format!(
+                "the service is write-protected: the POST was answered 401; give the token \
+                 with {HOW_TO_GIVE_THE_TOKEN}"
+            )),
+            Ok((StatusCode::UNAUTHORIZED, _)) => problems.push(format!(
+                "the service refused the write token: the POST was answered 401; check the \
+                 token given with {HOW_TO_GIVE_THE_TOKEN}"
+            )),
             Ok((status, body)) => problems.push(format!(
                 "the POST was answered {status} {body:?}, not 200 {:?}",
                 self.value
@@ -366,6 +397,7 @@ mod tests {
                 ..answer("5", "a")
             },
             gets: vec![answer("5", "a"), answer("0", "b"), answer("5", "a")],
+            sent_token: false,
         };
         assert!(!report.passed());
         let rendered = report.render();

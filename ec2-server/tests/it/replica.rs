@@ -258,6 +258,7 @@ async fn the_checker_passes_on_the_replica_and_names_both_instances() {
         gets: 20,
         timeout: Duration::from_secs(5),
         value: None,
+        token: None,
     })
     .await
     .expect("the check runs");
@@ -284,6 +285,7 @@ async fn the_checker_fails_on_instances_with_separate_memory_stores_and_says_why
         gets: 20,
         timeout: Duration::from_secs(5),
         value: Some("4242".to_string()),
+        token: None,
     })
     .await
     .expect("the check runs");
