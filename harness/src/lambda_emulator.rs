@@ -39,8 +39,10 @@ pub struct LambdaUnderEmulator {
     // The function stops before the emulator it polls.
     function: ChildGuard,
     _emulator: ChildGuard,
-    /// The emulator's and the function's output, quoted when something fails.
+    /// The emulator's output, quoted when something fails.
     log: NamedTempFile,
+    /// Everything the function wrote, standard output and error.
+    function_output: NamedTempFile,
 }
 
 impl LambdaUnderEmulator {
@@ -51,6 +53,14 @@ impl LambdaUnderEmulator {
         let port = free_port();
         let log = NamedTempFile::with_prefix("seed-emulator-").expect("a temporary log file");
         let output = || log.as_file().try_clone().expect("the log file");
+        let function_output =
+            NamedTempFile::with_prefix("seed-function-").expect("a temporary log file");
+        let function_writes = || {
+            function_output
+                .as_file()
+                .try_clone()
+                .expect("the function's log file")
+        };
         let mut emulator = ChildGuard::spawn(
             Command::new("cargo")
                 .args([
@@ -83,8 +93,8 @@ impl LambdaUnderEmulator {
                 )
                 .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
                 .stdin(Stdio::null())
-                .stdout(output())
-                .stderr(output()),
+                .stdout(function_writes())
+                .stderr(function_writes()),
             &bootstrap.display().to_string(),
             HOW_TO_BUILD,
         );
@@ -93,6 +103,7 @@ impl LambdaUnderEmulator {
             function,
             _emulator: emulator,
             log,
+            function_output,
         }
     }
 
@@ -107,7 +118,13 @@ impl LambdaUnderEmulator {
 
     /// What the emulator and the function have logged so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+        let emulator = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        format!("{emulator}{}", self.function_output())
+    }
+
+    /// Every line the function has written so far, and nothing else.
+    pub fn function_output(&self) -> String {
+        std::fs::read_to_string(self.function_output.path()).unwrap_or_default()
     }
 
     /// The function's Function URL through the emulator.

@@ -11,6 +11,7 @@ pub mod child;
 pub mod dynamodb_local;
 pub mod lambda_emulator;
 pub mod parameter_store;
+pub mod raw_http;
 pub mod replica;
 pub mod sam_local;
 pub mod slow_proxy;

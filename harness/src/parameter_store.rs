@@ -5,10 +5,16 @@
 //! allowed to read the parameter, is refused as AWS would refuse it.
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use contract::{Endpoint, Reply};
 use tempfile::NamedTempFile;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
+use crate::raw_http::{closing, read_request, response};
 use crate::{free_port, ChildGuard};
 
 const HOW_TO_GET: &str =
@@ -85,6 +91,159 @@ impl ParameterStoreStandin {
     /// What moto has logged (one line per request).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// [`env`](Self::env), with the calls sent to `endpoint` instead (a
+    /// [`Throttle`] in front of the stand-in).
+    pub fn env_via(&self, endpoint: &str) -> Vec<(&'static str, String)> {
+        env_with_key(endpoint, &self.access_key_id, &self.secret_access_key)
+    }
+}
+
+/// Which requests a [`Throttle`] refuses.
+#[derive(Clone, Copy, Debug)]
+pub enum Throttling {
+    /// The first N, then none.
+    First(usize),
+    /// Every one.
+    Always,
+    /// Any past this many a second (a bucket of that many tokens, refilled
+    /// at that rate), as Parameter Store limits an account's throughput.
+    PerSecond(u32),
+}
+
+/// A front for the stand-in that refuses requests as Parameter Store refuses
+/// those over the account's request rate (HTTP 400, `ThrottlingException`)
+/// and passes the others to moto unchanged, so that what gets through is
+/// still checked for its signature and policy. Runs on the test's runtime
+/// and stops when dropped.
+pub struct Throttle {
+    pub endpoint: String,
+    received: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Throttle {
+    pub async fn start(standin: &ParameterStoreStandin, throttling: Throttling) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the throttle");
+        let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
+        let upstream = standin.endpoint.trim_start_matches("http://").to_string();
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&received);
+        let bucket = Arc::new(Mutex::new(Bucket::new(throttling)));
+        let task = tokio::spawn(async move {
+            while let Ok((connection, _)) = listener.accept().await {
+                let (counter, bucket, upstream) =
+                    (Arc::clone(&counter), Arc::clone(&bucket), upstream.clone());
+                tokio::spawn(async move {
+                    serve(connection, &upstream, &counter, &bucket).await;
+                });
+            }
+        });
+        Throttle {
+            endpoint,
+            received,
+            task,
+        }
+    }
+
+    /// Requests that reached the throttle, refused or passed on.
+    pub fn received(&self) -> usize {
+        self.received.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Throttle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One request per connection: refused here, or answered by moto.
+async fn serve(
+    mut connection: TcpStream,
+    upstream: &str,
+    received: &AtomicUsize,
+    bucket: &Mutex<Bucket>,
+) {
+    let Some(request) = read_request(&mut connection, &mut Vec::new()).await else {
+        return;
+    };
+    let n = received.fetch_add(1, Ordering::SeqCst);
+    let admitted = bucket.lock().expect("the bucket").admit(n);
+    let answer = if admitted {
+        match forward(upstream, &request).await {
+            Ok(answer) => closing(&answer),
+            Err(error) => response(
+                "502 Bad Gateway",
+                &[("connection", "close")],
+                &format!("{{\"message\": \"the stand-in did not answer: {error}\"}}"),
+            ),
+        }
+    } else {
+        response(
+            "400 Bad Request",
+            &[
+                ("connection", "close"),
+                ("content-type", "application/x-amz-json-1.1"),
+            ],
+            r#"{"__type": "ThrottlingException", "message": "Rate exceeded"}"#,
+        )
+    };
+    let _ = connection.write_all(&answer).await;
+    let _ = connection.shutdown().await;
+}
+
+/// Sends `request` to moto on a connection of its own and reads the whole
+/// answer (moto closes after it: the request says `connection: close`).
+async fn forward(upstream: &str, request: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut moto = TcpStream::connect(upstream).await?;
+    moto.write_all(&closing(request)).await?;
+    let mut answer = Vec::new();
+    moto.read_to_end(&mut answer).await?;
+    Ok(answer)
+}
+
+struct Bucket {
+    throttling: Throttling,
+    tokens: f64,
+    filled_at: Instant,
+}
+
+impl Bucket {
+    fn new(throttling: Throttling) -> Self {
+        let tokens = match throttling {
+            Throttling::PerSecond(rate) => f64::from(rate),
+            _ => 0.0,
+        };
+        Bucket {
+            throttling,
+            tokens,
+            filled_at: Instant::now(),
+        }
+    }
+
+    /// Whether the `n`-th request (from 0) passes.
+    fn admit(&mut self, n: usize) -> bool {
+        match self.throttling {
+            Throttling::First(refused) => n >= refused,
+            Throttling::Always => false,
+            Throttling::PerSecond(rate) => {
+                let rate = f64::from(rate);
+                let now = Instant::now();
+                let refill = now.duration_since(self.filled_at).as_secs_f64() * rate;
+                self.tokens = (self.tokens + refill).min(rate);
+                self.filled_at = now;
+                if self.tokens >= 1.0 {
+                    self.tokens -= 1.0;
+                    true
+                } else {
+                    false
+                }
+            }
+        }
     }
 }
 

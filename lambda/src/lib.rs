@@ -44,13 +44,25 @@ pub async fn init() -> Result<SeedHandler, InitError> {
     built
 }
 
-/// Builds the handler for this instance: the store the settings name, with a
-/// warning on every cold start for the in-memory one, and the write token,
-/// read from Parameter Store when the settings name a parameter. Sends
+/// Builds the handler for this instance: the write token, read from
+/// Parameter Store when the settings name a parameter, and the store the
+/// settings name, with a warning on every cold start for the in-memory one. Sends
 /// nothing to DynamoDB: init stays short, and the first request reports any
 /// problem. A token that cannot be read stops the instance instead: serving
 /// without it would let anyone write.
 pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, InitError> {
+    // The token first: an instance that cannot read it stops with one line,
+    // its error, and no warning about a store it will never use.
+    let (write_token, write_protection) = match &settings.write_token {
+        None => (None, "off".to_string()),
+        Some(WriteTokenSetting::Value(token)) => {
+            (Some(token.clone()), "on (SEED_WRITE_TOKEN)".to_string())
+        }
+        Some(WriteTokenSetting::Parameter(name)) => {
+            let token = parameter_store::write_token(settings.aws()?, name).await?;
+            (Some(token), format!("on (parameter {name})"))
+        }
+    };
     let store: Arc<dyn Store> = match &settings.dynamodb_table {
         Some(table) => Arc::new(DynamoDbStore::new(
             settings.aws()?.dynamodb(),
@@ -63,16 +75,6 @@ pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, InitError
                  other instances answer their own, and it is lost when the instance goes away"
             );
             Arc::new(MemoryStore::new())
-        }
-    };
-    let (write_token, write_protection) = match &settings.write_token {
-        None => (None, "off".to_string()),
-        Some(WriteTokenSetting::Value(token)) => {
-            (Some(token.clone()), "on (SEED_WRITE_TOKEN)".to_string())
-        }
-        Some(WriteTokenSetting::Parameter(name)) => {
-            let token = parameter_store::write_token(settings.aws()?, name).await?;
-            (Some(token), format!("on (parameter {name})"))
         }
     };
     tracing::info!(

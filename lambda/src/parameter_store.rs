@@ -1,9 +1,10 @@
 //! The write token from SSM Parameter Store: one signed `GetParameter` call
-//! per instance, at init. Written out here rather than with `aws-sdk-ssm`,
-//! which made the bootstrap 1 MB larger (5.9 MB, past the 5 MB the function
-//! is held to; bench/README.md) for one call whose request and answer are
-//! each a small JSON document. The signing is the SDK's own (`aws-sigv4`),
-//! and so is the HTTPS connector.
+//! per instance, at init, sent again as the AWS SDKs would after an answer
+//! that may pass (throttling, a 5xx, a lost connection). Written out here
+//! rather than with `aws-sdk-ssm`, which made the bootstrap 1 MB larger (5.9
+//! MB, past the 5 MB the function is held to; bench/README.md) for one call
+//! whose request and answer are each a small JSON document. The signing is
+//! the SDK's own (`aws-sigv4`), and so is the HTTPS connector.
 
 use std::time::{Duration, SystemTime};
 
@@ -19,8 +20,18 @@ use shared::{InvalidWriteToken, WriteToken};
 
 use crate::configuration::AwsEnvironment;
 
-/// Bound on the whole call, well inside Lambda's 10 s init phase.
+/// Bound on the whole read, retries included, well inside Lambda's 10 s
+/// init phase.
 pub const LIMIT: Duration = Duration::from_secs(5);
+
+/// The first retry waits up to this, each later one up to twice as long as
+/// the one before, and none more than [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Parameter Store's error codes for a request refused because of the
+/// account's request rate.
+const THROTTLING_ERRORS: &[&str] = &["ThrottlingException", "TooManyUpdates"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParameterError {
@@ -32,8 +43,20 @@ pub enum ParameterError {
         endpoint: String,
         reason: String,
     },
-    #[error("Parameter Store at {endpoint} did not answer for {name} within {LIMIT:?}")]
-    TimedOut { name: String, endpoint: String },
+    #[error(
+        "Parameter Store at {endpoint} did not answer for {name} within {LIMIT:?} \
+         ({attempts} attempts)"
+    )]
+    TimedOut {
+        name: String,
+        endpoint: String,
+        attempts: u32,
+    },
+    #[error("{last} (gave up after {attempts} attempts within {LIMIT:?})")]
+    GaveUp {
+        attempts: u32,
+        last: Box<ParameterError>,
+    },
     #[error("Parameter Store refused to read {name}: HTTP {status}, {code}: {message}")]
     Refused {
         name: String,
@@ -56,16 +79,55 @@ pub enum ParameterError {
 }
 
 /// Reads the SecureString `name` (decrypted) and returns it as the write
-/// token.
+/// token. An answer that may pass is followed by another attempt after a
+/// pause (exponential backoff with full jitter, as the AWS SDKs' standard
+/// retries), until [`LIMIT`]; any other answer is final at once.
 pub async fn write_token(aws: &AwsEnvironment, name: &str) -> Result<WriteToken, ParameterError> {
     let endpoint = aws.ssm_endpoint();
-    let (status, body) = tokio::time::timeout(LIMIT, get_parameter(aws, &endpoint, name))
-        .await
-        .map_err(|_| ParameterError::TimedOut {
-            name: name.to_string(),
-            endpoint: endpoint.clone(),
-        })??;
-    token_from_answer(name, status, &body)
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let answer = tokio::time::timeout_at(deadline, get_parameter(aws, &endpoint, name))
+            .await
+            .map_err(|_| ParameterError::TimedOut {
+                name: name.to_string(),
+                endpoint: endpoint.clone(),
+                attempts,
+            })?;
+        let error = match answer.and_then(|(status, body)| token_from_answer(name, status, &body)) {
+            Ok(token) => return Ok(token),
+            Err(error) if error.may_pass() => error,
+            Err(error) => return Err(error),
+        };
+        // Full jitter: instances throttled together do not come back together.
+        let ceiling = FIRST_BACKOFF
+            .saturating_mul(1 << (attempts - 1).min(16))
+            .min(MAX_BACKOFF);
+        let pause = ceiling.mul_f64(fastrand::f64());
+        if tokio::time::Instant::now() + pause >= deadline {
+            return Err(ParameterError::GaveUp {
+                attempts,
+                last: Box::new(error),
+            });
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+impl ParameterError {
+    /// Whether another attempt may succeed: Parameter Store refused the
+    /// request for its rate or failed itself (a 5xx), or the request or its
+    /// answer was lost. A read changes nothing, so sending it again is safe.
+    fn may_pass(&self) -> bool {
+        match self {
+            ParameterError::Unreachable { .. } => true,
+            ParameterError::Refused { status, code, .. } => {
+                *status == 429 || *status >= 500 || THROTTLING_ERRORS.contains(&code.as_str())
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The token from Parameter Store's answer (`status`, `body`), or why not.
@@ -201,6 +263,42 @@ mod tests {
     fn answer(status: u16, body: &str) -> Result<WriteToken, String> {
         token_from_answer("/seed/write-token", status, body.as_bytes())
             .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn throttling_5xx_and_lost_connections_may_pass_and_nothing_else() {
+        let name = "/seed/write-token";
+        let passing = [
+            (
+                400,
+                r#"{"__type": "ThrottlingException", "message": "Rate exceeded"}"#,
+            ),
+            (400, r#"{"__type": "com.amazonaws.ssm#TooManyUpdates"}"#),
+            (429, "Too Many Requests"),
+            (500, r#"{"__type": "InternalServerError"}"#),
+            (503, "<html>busy</html>"),
+        ];
+        for (status, body) in passing {
+            let error = token_from_answer(name, status, body.as_bytes()).unwrap_err();
+            assert!(error.may_pass(), "{error}");
+        }
+        let final_answers = [
+            (400, r#"{"__type": "ParameterNotFound"}"#),
+            (400, r#"{"__type": "AccessDeniedException"}"#),
+            (403, r#"{"__type": "SignatureDoesNotMatch"}"#),
+            (200, r#"{"Parameter": {"Type": "String", "Value": "t"}}"#),
+            (200, "<html>"),
+        ];
+        for (status, body) in final_answers {
+            let error = token_from_answer(name, status, body.as_bytes()).unwrap_err();
+            assert!(!error.may_pass(), "{error}");
+        }
+        let lost = ParameterError::Unreachable {
+            name: name.to_string(),
+            endpoint: "http://x".to_string(),
+            reason: "connection reset".to_string(),
+        };
+        assert!(lost.may_pass());
     }
 
     #[test]

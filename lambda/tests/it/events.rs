@@ -4,7 +4,7 @@
 //! rows run in-process in `adapter`; here one shape runs them end to end.
 
 use harness::lambda_emulator::LambdaUnderEmulator;
-use harness::parameter_store::{Parameter, ParameterStoreStandin};
+use harness::parameter_store::{Parameter, ParameterStoreStandin, Throttle, Throttling};
 use http::StatusCode;
 use serde_json::Value;
 
@@ -33,10 +33,15 @@ fn the_alb_health_check_is_answered_200_with_a_status_description() {
     );
 }
 
-/// The function's JSON log lines (the emulator's own lines are not JSON).
-fn json_lines(log: &str) -> Vec<Value> {
-    log.lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
+/// Every line the function has written, each of which must be JSON.
+fn function_lines(function: &LambdaUnderEmulator) -> Vec<Value> {
+    function
+        .function_output()
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|_| panic!("the function wrote a line that is not JSON: {line}"))
+        })
         .collect()
 }
 
@@ -49,7 +54,7 @@ fn logs_are_json_with_one_line_per_invocation_carrying_its_request_id() {
             "0"
         );
     }
-    let lines = json_lines(&function.log());
+    let lines = function_lines(&function);
     let invocations: Vec<&Value> = lines
         .iter()
         .filter(|line| line["message"] == "invocation")
@@ -84,7 +89,7 @@ fn the_log_level_comes_from_aws_lambda_log_level() {
         reply(&function.invoke(&Shape::HttpV2.event(&req("GET", "/")))).assert_seed("GET"),
         "0"
     );
-    let lines = json_lines(&function.log());
+    let lines = function_lines(&function);
     assert!(
         lines.iter().all(|line| line["level"] != "INFO"),
         "INFO lines at WARN: {lines:?}"
@@ -129,7 +134,7 @@ fn a_write_token_from_parameter_store_is_read_once_and_protects_posts() {
     );
     let log = function.log();
     assert!(!log.contains(token), "the token is in the log:\n{log}");
-    let lines = json_lines(&log);
+    let lines = function_lines(&function);
     assert!(
         lines
             .iter()
@@ -138,10 +143,11 @@ fn a_write_token_from_parameter_store_is_read_once_and_protects_posts() {
     );
 }
 
-#[test]
-fn a_token_that_cannot_be_read_stops_the_instance_with_an_error_line() {
-    let closed = format!("http://127.0.0.1:{}", harness::free_port());
-    let mut env = harness::parameter_store::process_env(&closed);
+/// Starts the function with `env` and a write token read from
+/// `/seed/write-token`, expects its init to fail, and returns the one line
+/// it wrote.
+fn init_fails_with_one_line(env: Vec<(&'static str, String)>) -> Value {
+    let mut env = env;
     env.push((
         "SEED_WRITE_TOKEN_PARAMETER",
         "/seed/write-token".to_string(),
@@ -156,17 +162,68 @@ fn a_token_that_cannot_be_read_stops_the_instance_with_an_error_line() {
             )
         });
     assert!(!status.success(), "{status}");
-    let lines = json_lines(&function.log());
-    let errors: Vec<&Value> = lines
-        .iter()
-        .filter(|line| line["level"] == "ERROR")
-        .collect();
-    assert_eq!(errors.len(), 1, "{lines:?}");
-    let error = errors[0]["error"].as_str().unwrap_or_default();
+    let lines = function_lines(&function);
+    assert_eq!(lines.len(), 1, "not one line: {lines:?}");
+    assert_eq!(lines[0]["level"], "ERROR", "{lines:?}");
+    lines[0].clone()
+}
+
+#[test]
+fn a_token_that_cannot_be_read_stops_the_instance_with_one_error_line() {
+    let closed = format!("http://127.0.0.1:{}", harness::free_port());
+    let line = init_fails_with_one_line(harness::parameter_store::process_env(&closed));
+    let error = line["error"].as_str().unwrap_or_default();
     assert!(
         error.contains("/seed/write-token") && error.contains(&closed),
-        "the error line does not name the parameter and the endpoint: {lines:?}"
+        "the error line does not name the parameter and the endpoint: {line}"
     );
+}
+
+/// Parameter Store behind a throttle on a runtime of the test's.
+fn throttled_standin(
+    throttling: Throttling,
+) -> (tokio::runtime::Runtime, ParameterStoreStandin, Throttle) {
+    let standin = ParameterStoreStandin::start(&[Parameter {
+        name: "/seed/write-token",
+        kind: "SecureString",
+        value: "lambda-ssm-t0ken",
+    }]);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let throttle = runtime.block_on(Throttle::start(&standin, throttling));
+    (runtime, standin, throttle)
+}
+
+#[test]
+fn a_throttled_token_read_is_sent_again_and_the_instance_starts() {
+    let (_runtime, standin, throttle) = throttled_standin(Throttling::First(2));
+    let mut env = standin.env_via(&throttle.endpoint);
+    env.push((
+        "SEED_WRITE_TOKEN_PARAMETER",
+        "/seed/write-token".to_string(),
+    ));
+    let function = LambdaUnderEmulator::start(&env);
+    let answer = reply(&function.invoke(&Shape::HttpV2.event(&req("GET", "/"))));
+    assert_eq!(answer.assert_seed("GET"), "0");
+    assert_eq!(throttle.received(), 3, "{}", function.log());
+    assert!(
+        function_lines(&function)
+            .iter()
+            .all(|line| line["level"] != "ERROR"),
+        "{}",
+        function.log()
+    );
+}
+
+#[test]
+fn a_token_read_throttled_every_time_stops_the_instance_with_one_line_saying_so() {
+    let (_runtime, standin, throttle) = throttled_standin(Throttling::Always);
+    let line = init_fails_with_one_line(standin.env_via(&throttle.endpoint));
+    let error = line["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("ThrottlingException") && error.contains("gave up after"),
+        "the error line does not say it was throttled: {line}"
+    );
+    assert!(throttle.received() > 1, "one attempt only: {line}");
 }
 
 #[test]
@@ -193,7 +250,7 @@ fn an_unreachable_dynamodb_gives_503_with_retry_after_and_a_logged_cause() {
         assert_eq!(answer.header("retry-after"), Some("1"), "{answer:?}");
         answer.assert_refusal(StatusCode::SERVICE_UNAVAILABLE, request.method);
     }
-    let lines = json_lines(&function.log());
+    let lines = function_lines(&function);
     assert!(
         lines.iter().any(|line| line["level"] == "WARN"
             && line["error"]

@@ -3,7 +3,8 @@
 //! reads, and how each way of failing is reported. `events` runs the real
 //! bootstrap with a token from the stand-in end to end.
 
-use harness::parameter_store::{Parameter, ParameterStoreStandin};
+use harness::parameter_store::{Parameter, ParameterStoreStandin, Throttle, Throttling};
+use lambda::parameter_store::LIMIT;
 use lambda::InitError;
 
 use crate::support::events::{write_protection, Shape};
@@ -38,8 +39,16 @@ fn start(
     parameter: &str,
     overrides: &[(&'static str, &str)],
 ) -> Result<InProcess, String> {
+    start_with(standin.env(), parameter, overrides)
+}
+
+/// [`start`] with Parameter Store's environment `standin_env`.
+fn start_with(
+    standin_env: Vec<(&'static str, String)>,
+    parameter: &str,
+    overrides: &[(&'static str, &str)],
+) -> Result<InProcess, String> {
     let mut env: Vec<(&str, &str)> = overrides.to_vec();
-    let standin_env = standin.env();
     env.push(("SEED_WRITE_TOKEN_PARAMETER", parameter));
     env.extend(
         standin_env
@@ -121,4 +130,74 @@ fn a_parameter_store_that_never_answers_stops_init_within_the_limit() {
             && error.contains(&format!("within {:?}", lambda::parameter_store::LIMIT)),
         "{error}"
     );
+}
+
+/// The stand-in behind a throttle that runs on a runtime of the test's.
+fn throttled(throttling: Throttling) -> (tokio::runtime::Runtime, ParameterStoreStandin, Throttle) {
+    let standin = standin();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let throttle = runtime.block_on(Throttle::start(&standin, throttling));
+    (runtime, standin, throttle)
+}
+
+#[test]
+fn a_read_throttled_twice_is_sent_again_and_succeeds_on_the_third() {
+    let (_runtime, standin, throttle) = throttled(Throttling::First(2));
+    let function = start_with(
+        standin.env_via(&throttle.endpoint),
+        "/seed/write-token",
+        &[],
+    )
+    .expect("the token is read on the third attempt");
+    write_protection(Shape::HttpV2, TOKEN, function.through(Shape::HttpV2));
+    assert_eq!(throttle.received(), 3);
+}
+
+#[test]
+fn sixty_instances_starting_at_once_past_the_accounts_rate_all_read_the_token() {
+    let (_runtime, standin, throttle) = throttled(Throttling::PerSecond(40));
+    let env = standin.env_via(&throttle.endpoint);
+    let instances: Vec<_> = (0..60)
+        .map(|_| {
+            let env = env.clone();
+            std::thread::spawn(move || start_with(env, "/seed/write-token", &[]).map(|_| ()))
+        })
+        .collect();
+    let failures: Vec<String> = instances
+        .into_iter()
+        .filter_map(|instance| instance.join().expect("an instance thread").err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failed: {failures:?}",
+        failures.len()
+    );
+    assert!(
+        throttle.received() > 60,
+        "none was throttled ({} requests): the test shows nothing",
+        throttle.received()
+    );
+}
+
+#[test]
+fn a_read_throttled_every_time_stops_init_within_the_limit_saying_so() {
+    let (_runtime, standin, throttle) = throttled(Throttling::Always);
+    let result = start_with(
+        standin.env_via(&throttle.endpoint),
+        "/seed/write-token",
+        &[],
+    );
+    let within = format!("within {LIMIT:?}");
+    assert_refused(result, &["ThrottlingException", "gave up after", &within]);
+    assert!(throttle.received() > 1, "one attempt only");
+}
+
+#[test]
+fn a_missing_parameter_is_asked_for_once() {
+    let (_runtime, standin, throttle) = throttled(Throttling::First(0));
+    assert_refused(
+        start_with(standin.env_via(&throttle.endpoint), "/seed/missing", &[]),
+        &["ParameterNotFound"],
+    );
+    assert_eq!(throttle.received(), 1);
 }

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use harness::raw_http::{read_request, response};
 use shared::{DynamoDbStore, Seed, Store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 /// How the stand-in answers one request.
@@ -75,11 +76,7 @@ impl Drop for ScriptedDynamoDb {
 
 async fn serve(mut connection: TcpStream, script: &'static [Answer], received: Arc<AtomicUsize>) {
     let mut buffer = Vec::new();
-    loop {
-        let Some(request_end) = read_request(&mut connection, &mut buffer).await else {
-            return;
-        };
-        buffer.drain(..request_end);
+    while read_request(&mut connection, &mut buffer).await.is_some() {
         let n = received.fetch_add(1, Ordering::SeqCst);
         let answer = script[n.min(script.len() - 1)];
         let (status, error_type, body) = match answer {
@@ -104,41 +101,16 @@ async fn serve(mut connection: TcpStream, script: &'static [Answer], received: A
                 r#"{"Item":{"id":{"S":"seed"},"value":{"S":"5"}}}"#,
             ),
         };
-        let error_header = if error_type.is_empty() {
-            String::new()
-        } else {
-            format!("x-amzn-ErrorType: {error_type}\r\n")
-        };
-        let response = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.0\r\n{error_header}content-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        if connection.write_all(response.as_bytes()).await.is_err() {
+        let mut headers = vec![("content-type", "application/x-amz-json-1.0")];
+        if !error_type.is_empty() {
+            headers.push(("x-amzn-ErrorType", error_type));
+        }
+        if connection
+            .write_all(&response(status, &headers, body))
+            .await
+            .is_err()
+        {
             return;
-        }
-    }
-}
-
-/// Reads until `buffer` holds one whole request (head and
-/// `content-length` body); returns its length, or `None` at end of stream.
-async fn read_request(connection: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<usize> {
-    loop {
-        if let Some(head_end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
-            let body_length: usize = head
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length:"))
-                .and_then(|value| value.trim().parse().ok())
-                .unwrap_or(0);
-            let end = head_end + 4 + body_length;
-            if buffer.len() >= end {
-                return Some(end);
-            }
-        }
-        let mut chunk = [0u8; 4096];
-        match connection.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(read) => buffer.extend_from_slice(&chunk[..read]),
         }
     }
 }
