@@ -25,39 +25,50 @@ wait_for_port() {
   done
 }
 
+# pinned NAME: NAME's version from scripts/tools.pins, the one list of the
+# tools' versions; fails if NAME is not there.
+pinned() {
+  local version
+  version=$(awk -v name="$1" '$1 !~ /^#/ && $2 == name { print $3 }' "$root/scripts/tools.pins")
+  [ -n "$version" ] || { echo "$1 has no version in scripts/tools.pins" >&2; return 1; }
+  echo "$version"
+}
+
 # The Python tools, in one venv of the project's own (stock Debian and
 # Ubuntu refuse pip installs into the system Python): the SAM CLI (with its
-# cfn-lint), cargo-lambda and zig, its linker. Installs what is missing and
-# puts the venv first on PATH, so `sam`, `cfn-lint`, `cargo lambda` and the
-# `python3 -m ziglang` that cargo-lambda runs are these.
-#
-# cfn-lint is pinned: from 1.54.0 to 1.58.0 (the newest the SAM CLI allows
-# today) it accepts a SAM template whose !Ref or !GetAtt names no resource,
-# which the template tests show it must refuse; 1.53.0 refuses it.
-cfn_lint_version=1.53.0
+# cfn-lint), cargo-lambda and zig, its linker, at their pinned versions.
+# Installs what is missing or at another version and puts the venv first on
+# PATH, so `sam`, `cfn-lint`, `cargo lambda` and the `python3 -m ziglang`
+# that cargo-lambda runs are these.
 python_tools() {
-  local venv="$tools/venv" wanted=(aws-sam-cli "cfn-lint==$cfn_lint_version" cargo-lambda ziglang)
-  if [ ! -x "$venv/bin/sam" ] || [ ! -x "$venv/bin/cargo-lambda" ] \
-      || [ "$("$venv/bin/cfn-lint" --version 2>/dev/null)" != "cfn-lint $cfn_lint_version" ] \
-      || ! "$venv/bin/python" -c 'import ziglang' 2>/dev/null; then
-    echo "==> installing ${wanted[*]} (pip, into .tools/venv)" >&2
+  local venv="$tools/venv" package wanted=() missing=()
+  for package in aws-sam-cli cfn-lint cargo-lambda ziglang; do
+    wanted+=("$package==$(pinned "$package")")
+  done
+  for package in "${wanted[@]}"; do
+    [ "$("$venv/bin/python" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' \
+        "${package%%==*}" 2>/dev/null)" = "${package##*==}" ] || missing+=("$package")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing ${missing[*]} (pip, into .tools/venv)" >&2
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${wanted[@]}" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${wanted[@]}" >&2 # pinned
   fi
   export PATH="$venv/bin:$PATH"
   export SAM_CLI_TELEMETRY=0
 }
 
-# pinned_tool PACKAGE VERSION [EXTRAS]: PACKAGE[EXTRAS]==VERSION in a venv
-# of its own, .tools/PACKAGE, installed unless that version is there.
+# pinned_tool PACKAGE [EXTRAS]: PACKAGE[EXTRAS] at its pinned version in a
+# venv of its own, .tools/PACKAGE, installed unless that version is there.
 pinned_tool() {
-  local venv="$tools/$1" installed
+  local venv="$tools/$1" installed version
+  version=$(pinned "$1") || return 1
   installed=$("$venv/bin/python" -c \
     'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$1" 2>/dev/null || true)
-  if [ "$installed" != "$2" ]; then
-    echo "==> installing $1${3:-}==$2 (pip, into .tools/$1)" >&2
+  if [ "$installed" != "$version" ]; then
+    echo "==> installing $1${2:-}==$version (pip, into .tools/$1)" >&2
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$1${3:-}==$2" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$1${2:-}==$version" >&2 # pinned
   fi
 }
 
@@ -65,19 +76,29 @@ pinned_tool() {
 # the SAM CLI's clash with); pinned, so that a new release's new checks
 # cannot turn the suite red by themselves. Prints the path of its
 # executable.
-checkov_version=3.3.30
 checkov_tool() {
-  pinned_tool checkov "$checkov_version"
+  pinned_tool checkov
   echo "$tools/checkov/bin/checkov"
 }
 
 # moto, the tests' stand-in for SSM Parameter Store, which cannot run here
-# (harness/src/parameter_store.rs); pinned as checkov is. Prints the path
-# of its server.
-moto_version=5.2.5
+# (harness/src/parameter_store.rs). Prints the path of its server.
 moto_tool() {
-  pinned_tool moto "$moto_version" "[server]"
+  pinned_tool moto "[server]"
   echo "$tools/moto/bin/moto_server"
+}
+
+# cargo_tool NAME: the crate NAME's binaries at their pinned version,
+# installed under .tools/cargo (built from source: minutes) unless there.
+# Puts .tools/cargo/bin first on PATH.
+cargo_tool() {
+  local version
+  version=$(pinned "$1") || return 1
+  if ! grep -q "^\"$1 $version " "$tools/cargo/.crates.toml" 2>/dev/null; then
+    echo "==> installing $1 $version (cargo install, into .tools/cargo)" >&2
+    cargo install --quiet --locked --root "$tools/cargo" "$1@$version" >&2 # pinned
+  fi
+  export PATH="$tools/cargo/bin:$PATH"
 }
 
 # docker_daemon LOG: starts the Docker daemon (logging to LOG) unless one
