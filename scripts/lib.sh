@@ -88,17 +88,16 @@ moto_tool() {
   echo "$tools/moto/bin/moto_server"
 }
 
-# cargo_tool NAME: the crate NAME's binaries at their pinned version,
-# installed under .tools/cargo (built from source: minutes) unless there.
-# Puts .tools/cargo/bin first on PATH.
+# cargo_tool NAME: the crate NAME's binaries at their pinned version, in
+# cargo's own bin folder (shared by every clone on the machine: built from
+# source once, which takes minutes), unless that version is there.
 cargo_tool() {
   local version
   version=$(pinned "$1") || return 1
-  if ! grep -q "^\"$1 $version " "$tools/cargo/.crates.toml" 2>/dev/null; then
-    echo "==> installing $1 $version (cargo install, into .tools/cargo)" >&2
-    cargo install --quiet --locked --root "$tools/cargo" "$1@$version" >&2 # pinned
+  if ! cargo install --list | grep -qx "$1 v$version:"; then
+    echo "==> installing $1 $version (cargo install)" >&2
+    cargo install --quiet --locked --force "$1@$version" >&2 # pinned
   fi
-  export PATH="$tools/cargo/bin:$PATH"
 }
 
 # docker_daemon LOG: starts the Docker daemon (logging to LOG) unless one

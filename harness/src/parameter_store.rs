@@ -115,25 +115,26 @@ pub enum Throttling {
 /// A front for the stand-in that refuses requests as Parameter Store refuses
 /// those over the account's request rate (HTTP 400, `ThrottlingException`)
 /// and passes the others to moto unchanged, so that what gets through is
-/// still checked for its signature and policy. Runs on the test's runtime
+/// still checked for its signature and policy. Runs on a runtime of its own
 /// and stops when dropped.
 pub struct Throttle {
     pub endpoint: String,
     received: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
+    _runtime: tokio::runtime::Runtime,
 }
 
 impl Throttle {
-    pub async fn start(standin: &ParameterStoreStandin, throttling: Throttling) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
+    pub fn start(standin: &ParameterStoreStandin, throttling: Throttling) -> Self {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime for the throttle");
+        let listener = runtime
+            .block_on(TcpListener::bind("127.0.0.1:0"))
             .expect("bind the throttle");
         let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
         let upstream = standin.endpoint.trim_start_matches("http://").to_string();
         let received = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&received);
         let bucket = Arc::new(Mutex::new(Bucket::new(throttling)));
-        let task = tokio::spawn(async move {
+        runtime.spawn(async move {
             while let Ok((connection, _)) = listener.accept().await {
                 let (counter, bucket, upstream) =
                     (Arc::clone(&counter), Arc::clone(&bucket), upstream.clone());
@@ -145,19 +146,13 @@ impl Throttle {
         Throttle {
             endpoint,
             received,
-            task,
+            _runtime: runtime,
         }
     }
 
     /// Requests that reached the throttle, refused or passed on.
     pub fn received(&self) -> usize {
         self.received.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Throttle {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -179,23 +179,20 @@ fn a_token_that_cannot_be_read_stops_the_instance_with_one_error_line() {
     );
 }
 
-/// Parameter Store behind a throttle on a runtime of the test's.
-fn throttled_standin(
-    throttling: Throttling,
-) -> (tokio::runtime::Runtime, ParameterStoreStandin, Throttle) {
+/// Parameter Store holding the token, behind a throttle.
+fn throttled_standin(throttling: Throttling) -> (ParameterStoreStandin, Throttle) {
     let standin = ParameterStoreStandin::start(&[Parameter {
         name: "/seed/write-token",
         kind: "SecureString",
         value: "lambda-ssm-t0ken",
     }]);
-    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let throttle = runtime.block_on(Throttle::start(&standin, throttling));
-    (runtime, standin, throttle)
+    let throttle = Throttle::start(&standin, throttling);
+    (standin, throttle)
 }
 
 #[test]
 fn a_throttled_token_read_is_sent_again_and_the_instance_starts() {
-    let (_runtime, standin, throttle) = throttled_standin(Throttling::First(2));
+    let (standin, throttle) = throttled_standin(Throttling::First(2));
     let mut env = standin.env_via(&throttle.endpoint);
     env.push((
         "SEED_WRITE_TOKEN_PARAMETER",
@@ -216,7 +213,7 @@ fn a_throttled_token_read_is_sent_again_and_the_instance_starts() {
 
 #[test]
 fn a_token_read_throttled_every_time_stops_the_instance_with_one_line_saying_so() {
-    let (_runtime, standin, throttle) = throttled_standin(Throttling::Always);
+    let (standin, throttle) = throttled_standin(Throttling::Always);
     let line = init_fails_with_one_line(standin.env_via(&throttle.endpoint));
     let error = line["error"].as_str().unwrap_or_default();
     assert!(

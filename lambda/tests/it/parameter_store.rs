@@ -132,17 +132,16 @@ fn a_parameter_store_that_never_answers_stops_init_within_the_limit() {
     );
 }
 
-/// The stand-in behind a throttle that runs on a runtime of the test's.
-fn throttled(throttling: Throttling) -> (tokio::runtime::Runtime, ParameterStoreStandin, Throttle) {
+/// The stand-in behind a throttle.
+fn throttled(throttling: Throttling) -> (ParameterStoreStandin, Throttle) {
     let standin = standin();
-    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let throttle = runtime.block_on(Throttle::start(&standin, throttling));
-    (runtime, standin, throttle)
+    let throttle = Throttle::start(&standin, throttling);
+    (standin, throttle)
 }
 
 #[test]
 fn a_read_throttled_twice_is_sent_again_and_succeeds_on_the_third() {
-    let (_runtime, standin, throttle) = throttled(Throttling::First(2));
+    let (standin, throttle) = throttled(Throttling::First(2));
     let function = start_with(
         standin.env_via(&throttle.endpoint),
         "/seed/write-token",
@@ -155,7 +154,7 @@ fn a_read_throttled_twice_is_sent_again_and_succeeds_on_the_third() {
 
 #[test]
 fn sixty_instances_starting_at_once_past_the_accounts_rate_all_read_the_token() {
-    let (_runtime, standin, throttle) = throttled(Throttling::PerSecond(40));
+    let (standin, throttle) = throttled(Throttling::PerSecond(40));
     let env = standin.env_via(&throttle.endpoint);
     let instances: Vec<_> = (0..60)
         .map(|_| {
@@ -181,7 +180,7 @@ fn sixty_instances_starting_at_once_past_the_accounts_rate_all_read_the_token() 
 
 #[test]
 fn a_read_throttled_every_time_stops_init_within_the_limit_saying_so() {
-    let (_runtime, standin, throttle) = throttled(Throttling::Always);
+    let (standin, throttle) = throttled(Throttling::Always);
     let result = start_with(
         standin.env_via(&throttle.endpoint),
         "/seed/write-token",
@@ -194,7 +193,7 @@ fn a_read_throttled_every_time_stops_init_within_the_limit_saying_so() {
 
 #[test]
 fn a_missing_parameter_is_asked_for_once() {
-    let (_runtime, standin, throttle) = throttled(Throttling::First(0));
+    let (standin, throttle) = throttled(Throttling::First(0));
     assert_refused(
         start_with(standin.env_via(&throttle.endpoint), "/seed/missing", &[]),
         &["ParameterNotFound"],

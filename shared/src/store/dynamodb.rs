@@ -351,11 +351,7 @@ where
     }
     match error.code() {
         Some("ResourceNotFoundException") => StoreError::TableMissing(detail),
-        Some(
-            "ProvisionedThroughputExceededException"
-            | "RequestLimitExceeded"
-            | "ThrottlingException",
-        ) => StoreError::Throttled(detail),
+        Some(code) if THROTTLING_ERRORS.contains(&code) => StoreError::Throttled(detail),
         Some(
             "AccessDeniedException"
             | "UnrecognizedClientException"
