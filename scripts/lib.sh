@@ -11,18 +11,51 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_for_port PORT SECONDS NAME LOG: until something listens on loopback
-# PORT; after SECONDS, print the end of LOG and fail.
+# wait_for_port PID PORT SECONDS NAME LOG: until process PID itself listens
+# on loopback PORT. A port chosen free can be taken by another process
+# before PID binds it; then PID fails to bind and exits, while something
+# else answers on the port: so what counts is a listening socket among
+# PID's own. Fails, printing the end of LOG, if PID exits or SECONDS pass.
 wait_for_port() {
-  local deadline=$((SECONDS + $2))
-  until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.5)" 2>/dev/null; do
-    if [ $SECONDS -ge "$deadline" ]; then
-      echo "$3 did not start within $2 s; the end of its log ($4):" >&2
-      tail -n 30 "$4" >&2 || true
-      return 1
-    fi
-    sleep 0.2
-  done
+  if ! python3 - "$1" "$2" "$3" <<'PY'
+import os, sys, time
+pid, port, deadline = sys.argv[1], int(sys.argv[2]), time.time() + float(sys.argv[3])
+
+def listening_sockets():
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    return inodes
+
+def running():
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+while running() and time.time() < deadline:
+    sockets = listening_sockets()
+    try:
+        own = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    except OSError:
+        own = set()
+    if sockets & own:
+        sys.exit(0)
+    time.sleep(0.2)
+sys.exit(1)
+PY
+  then
+    echo "$4 (pid $1) did not listen on port $2 within $3 s; the end of its log ($5):" >&2
+    tail -n 30 "$5" >&2 || true
+    return 1
+  fi
 }
 
 # pinned NAME: NAME's version from scripts/tools.pins, the one list of the

@@ -42,27 +42,42 @@ pub struct Workload {
 
 /// What the clients did and saw.
 pub struct Recorded {
+    /// Every write, and every read that was answered.
     pub operations: Vec<Operation>,
-    /// When each answered request's answer came, for throughput figures.
-    pub answered_at: Vec<Duration>,
-    pub acknowledged_writes: usize,
-    /// Writes answered with a `503`, a balancer's `502`/`504`, or nothing.
-    pub unknown_writes: usize,
+    /// Reads answered with a refusal, or not at all.
     pub failed_reads: usize,
 }
 
 impl Recorded {
+    /// Writes answered `200`.
+    pub fn acknowledged_writes(&self) -> usize {
+        self.writes()
+            .filter(|write| write.completed.is_some())
+            .count()
+    }
+
+    /// Writes answered with a `503`, a balancer's `502`/`504`, or nothing.
+    pub fn unknown_writes(&self) -> usize {
+        self.writes()
+            .filter(|write| write.completed.is_none())
+            .count()
+    }
+
+    fn writes(&self) -> impl Iterator<Item = &Operation> {
+        self.operations.iter().filter(|op| op.kind == Kind::Write)
+    }
+
     /// Answered requests per second in consecutive windows of `width`.
     pub fn throughput(&self, width: Duration) -> Vec<f64> {
-        let windows = self
-            .answered_at
+        let window = |at: Duration| (at.as_secs_f64() / width.as_secs_f64()) as usize;
+        let answered: Vec<usize> = self
+            .operations
             .iter()
-            .map(|at| (at.as_secs_f64() / width.as_secs_f64()) as usize)
-            .max()
-            .map_or(0, |last| last + 1);
-        let mut counts = vec![0usize; windows];
-        for at in &self.answered_at {
-            counts[(at.as_secs_f64() / width.as_secs_f64()) as usize] += 1;
+            .filter_map(|op| op.completed.map(window))
+            .collect();
+        let mut counts = vec![0usize; answered.iter().max().map_or(0, |last| last + 1)];
+        for window in answered {
+            counts[window] += 1;
         }
         counts
             .into_iter()
@@ -72,13 +87,14 @@ impl Recorded {
 
     /// One line of figures for a test's output.
     pub fn summary(&self) -> String {
+        let writes = self.writes().count();
         format!(
             "{} operations: {} writes acknowledged, {} writes of unknown outcome, {} reads \
              answered, {} reads failed",
             self.operations.len() + self.failed_reads,
-            self.acknowledged_writes,
-            self.unknown_writes,
-            self.operations.len() - self.acknowledged_writes - self.unknown_writes,
+            self.acknowledged_writes(),
+            self.unknown_writes(),
+            self.operations.len() - writes,
             self.failed_reads,
         )
     }
@@ -99,23 +115,12 @@ pub async fn record(targets: &[Target], workload: Workload, started: Instant) ->
         .collect();
     let mut recorded = Recorded {
         operations: Vec::new(),
-        answered_at: Vec::new(),
-        acknowledged_writes: 0,
-        unknown_writes: 0,
         failed_reads: 0,
     };
     for client in clients {
-        let (operations, failed_reads, answered_at) = client.await.expect("a client task");
+        let (operations, failed_reads) = client.await.expect("a client task");
+        recorded.operations.extend(operations);
         recorded.failed_reads += failed_reads;
-        recorded.answered_at.extend(answered_at);
-        for operation in operations {
-            match (&operation.kind, operation.completed) {
-                (Kind::Write, Some(_)) => recorded.acknowledged_writes += 1,
-                (Kind::Write, None) => recorded.unknown_writes += 1,
-                (Kind::Read, _) => {}
-            }
-            recorded.operations.push(operation);
-        }
     }
     recorded
 }
@@ -126,10 +131,9 @@ async fn run_client(
     workload: Workload,
     started: Instant,
     next_value: Arc<AtomicU64>,
-) -> (Vec<Operation>, usize, Vec<Duration>) {
+) -> (Vec<Operation>, usize) {
     let mut choices = fastrand::Rng::with_seed(client as u64);
     let mut operations = Vec::new();
-    let mut answered_at = Vec::new();
     let mut failed_reads = 0;
     for _ in 0..workload.requests_per_client {
         if started.elapsed() >= workload.duration {
@@ -159,9 +163,6 @@ async fn run_client(
                 Ok(reply) => panic!("{by}: POST {value} was refused: {reply:?}"),
                 Err(_) => None,
             };
-            if let Some(at) = completed {
-                answered_at.push(at);
-            }
             operations.push(Operation {
                 kind: Kind::Write,
                 value,
@@ -176,24 +177,20 @@ async fn run_client(
                 .try_send("GET", "/", &[], "", workload.request_limit)
                 .await;
             match reply {
-                Ok(reply) if reply.status == StatusCode::OK => {
-                    let completed = started.elapsed();
-                    answered_at.push(completed);
-                    operations.push(Operation {
-                        kind: Kind::Read,
-                        value: reply.text(),
-                        invoked,
-                        completed: Some(completed),
-                        by,
-                    });
-                }
+                Ok(reply) if reply.status == StatusCode::OK => operations.push(Operation {
+                    kind: Kind::Read,
+                    value: reply.text(),
+                    invoked,
+                    completed: Some(started.elapsed()),
+                    by,
+                }),
                 Ok(reply) if may_have_landed(reply.status) => failed_reads += 1,
                 Ok(reply) => panic!("{by}: GET was refused: {reply:?}"),
                 Err(_) => failed_reads += 1,
             }
         }
     }
-    (operations, failed_reads, answered_at)
+    (operations, failed_reads)
 }
 
 /// The service's `503` (the store did not confirm in time), or a balancer's

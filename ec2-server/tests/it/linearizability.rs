@@ -168,7 +168,11 @@ async fn every_target_on_one_table_is_one_register() {
         |_| async {},
     )
     .await;
-    assert!(recorded.acknowledged_writes > 100, "{}", recorded.summary());
+    assert!(
+        recorded.acknowledged_writes() > 100,
+        "{}",
+        recorded.summary()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,7 +221,7 @@ async fn a_store_that_stalls_past_an_attempt_and_past_the_bound_keeps_one_regist
     )
     .await;
     assert!(
-        recorded.unknown_writes > 0,
+        recorded.unknown_writes() > 0,
         "no write outlived the bound, so no 503 was tested: {}",
         recorded.summary()
     );
