@@ -121,6 +121,17 @@ moto_tool() {
   echo "$tools/moto/bin/moto_server"
 }
 
+# The API's OpenAPI document's validator and schemathesis, the API tester
+# run from it (harness/src/openapi.rs). Each prints its executable's path.
+openapi_validator_tool() {
+  pinned_tool openapi-spec-validator
+  echo "$tools/openapi-spec-validator/bin/openapi-spec-validator"
+}
+schemathesis_tool() {
+  pinned_tool schemathesis
+  echo "$tools/schemathesis/bin/st"
+}
+
 # cargo_tool NAME: the crate NAME's binaries at their pinned version, in
 # cargo's own bin folder (shared by every clone on the machine: built from
 # source once, which takes minutes), unless that version is there.

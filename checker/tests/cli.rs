@@ -6,8 +6,6 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use clap::Parser;
-
 fn seed_check(args: &[&str]) -> std::process::Output {
     seed_check_with(args, &[])
 }
@@ -35,7 +33,7 @@ fn protected_server() -> (tokio::runtime::Runtime, SocketAddr, tempfile::NamedTe
         .to_str()
         .expect("a UTF-8 path")
         .to_string();
-    let settings = ec2_server::Settings::try_parse_from([
+    let settings = ec2_server::Settings::try_from_flags([
         "ec2-server",
         "--address",
         "127.0.0.1",

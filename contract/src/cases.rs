@@ -1,4 +1,4 @@
-//! One function per SPEC.md row or rule. Each gets a service of its own,
+//! One function per docs/contract.md row or rule. Each gets a service of its own,
 //! whose seed nobody else changes while the case runs.
 
 use std::collections::HashSet;
@@ -372,4 +372,169 @@ cases! { $
         let last = service.seed().await;
         assert!(values.contains(&last), "final value was never stored");
     }
+}
+
+// ---- Cases that need a service set up for them ----------------------------
+//
+// Not in `for_each_case!`: each target that can produce the answer runs
+// these against a service started as each case says.
+
+/// Write protection, on a service started with the write token `token`: a
+/// POST without it, with another token, another scheme or two credentials
+/// gets `401` with `WWW-Authenticate: Bearer`, before its body is read (an
+/// oversize body is a 401, not a 413) and with the seed unchanged; with
+/// it, the POST is stored; GET, HEAD and OPTIONS stay open.
+pub async fn posts_without_the_write_token_get_401(service: &Endpoint, token: &str) {
+    let bearer = format!("Bearer {token}");
+    let other = format!("Bearer {token}-other");
+    let prefix = format!("Bearer {}", &token[..token.len() / 2]);
+    let basic = format!("Basic {token}");
+    for (what, headers) in [
+        ("no Authorization", vec![]),
+        ("a wrong token", vec![("authorization", other.as_str())]),
+        (
+            "a prefix of the token",
+            vec![("authorization", prefix.as_str())],
+        ),
+        ("another scheme", vec![("authorization", basic.as_str())]),
+    ] {
+        let reply = service.send("POST", "/", &headers, "{\"num\": 5}").await;
+        reply.assert_refusal(StatusCode::UNAUTHORIZED, what);
+        assert!(
+            reply
+                .header("www-authenticate")
+                .is_some_and(|value| value.starts_with("Bearer")),
+            "{what}: {reply:?}"
+        );
+    }
+    let oversize = format!("{{\"num\": 1}}{}", " ".repeat(MAX_BODY + 1));
+    service
+        .send("POST", "/", &[], oversize)
+        .await
+        .assert_refusal(
+            StatusCode::UNAUTHORIZED,
+            "an oversize body without the token",
+        );
+    assert_eq!(service.seed().await, "0", "a refused POST changed the seed");
+
+    let reply = service
+        .send(
+            "POST",
+            "/",
+            &[("authorization", bearer.as_str())],
+            "{\"num\": 5}",
+        )
+        .await;
+    assert_eq!(reply.assert_seed("a POST with the token"), "5");
+    assert_eq!(service.seed().await, "5");
+    assert_eq!(
+        service.send("HEAD", "/", &[], "").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        service.send("OPTIONS", "/", &[], "").await.status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+/// Write protection on an HTTP/1.1 server started with the write token
+/// `token`: two `Authorization` headers are refused, whichever comes first,
+/// since servers and proxies disagree on which one counts. (A Lambda
+/// front end joins or drops repeated headers before the function sees
+/// them.)
+pub async fn two_credentials_get_401(service: &Endpoint, token: &str) {
+    let bearer = format!("Bearer {token}");
+    let other = format!("Bearer {token}-other");
+    for (what, headers) in [
+        (
+            "the token, then another",
+            [
+                ("authorization", bearer.as_str()),
+                ("authorization", other.as_str()),
+            ],
+        ),
+        (
+            "another, then the token",
+            [
+                ("authorization", other.as_str()),
+                ("authorization", bearer.as_str()),
+            ],
+        ),
+        (
+            "the token twice",
+            [
+                ("authorization", bearer.as_str()),
+                ("authorization", bearer.as_str()),
+            ],
+        ),
+    ] {
+        service
+            .send("POST", "/", &headers, "{\"num\": 6}")
+            .await
+            .assert_refusal(StatusCode::UNAUTHORIZED, what);
+    }
+    assert_ne!(
+        service.seed().await,
+        "6",
+        "a POST with two credentials was stored"
+    );
+}
+
+/// On a service whose store cannot be reached: GET, HEAD and POST get `503`
+/// with `Retry-After`, within the store's bound; OPTIONS, which needs no
+/// store, is still answered.
+pub async fn an_unreachable_store_gets_503_with_retry_after(service: &Endpoint) {
+    for (method, body) in [("GET", ""), ("POST", "{\"num\": 1}")] {
+        let reply = service.send(method, "/", &[], body).await;
+        reply.assert_refusal(StatusCode::SERVICE_UNAVAILABLE, method);
+        assert!(
+            reply
+                .header("retry-after")
+                .is_some_and(|seconds| seconds.parse::<u32>().is_ok()),
+            "{method}: no Retry-After in seconds: {reply:?}"
+        );
+    }
+    let head = service.send("HEAD", "/", &[], "").await;
+    assert_eq!(
+        head.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "HEAD: {head:?}"
+    );
+    assert_eq!(
+        service.send("OPTIONS", "/", &[], "").await.status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+/// On an HTTP/1.1 server whose body-read limit is `limit`: a body shorter
+/// than its `Content-Length` gets `408`, saying `Connection: close`, and
+/// stores nothing. (On Lambda the AWS front end reads the body.)
+pub async fn a_body_not_sent_in_time_gets_408(service: &Endpoint, limit: std::time::Duration) {
+    let authority = service.url("");
+    let address: std::net::SocketAddr = authority
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap_or_else(|_| panic!("{authority} is not an HTTP/1.1 server's address"));
+    let mut late = crate::raw::connect(address).await;
+    assert!(
+        crate::raw::write_lossy(
+            &mut late,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"num\": 1}"
+        )
+        .await
+    );
+    let response = crate::raw::read_response(&mut late, limit * 5).await;
+    assert_eq!(response.status, 408, "{response:?}");
+    assert!(
+        response.says_close(),
+        "a 408 without Connection: close: {response:?}"
+    );
+    assert!(
+        response
+            .head
+            .to_ascii_lowercase()
+            .contains("\r\ncontent-type: application/json\r\n"),
+        "a 408 that is not a JSON error: {response:?}"
+    );
+    assert_eq!(service.seed().await, "0", "a body sent too late was stored");
 }

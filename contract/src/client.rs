@@ -183,7 +183,7 @@ impl Reply {
         })
     }
 
-    /// Asserts the SPEC's shape of a refusal: this status, a JSON body
+    /// Asserts the contract's shape of a refusal: this status, a JSON body
     /// `{"error": "<sentence>"}`, `Content-Type: application/json`. Returns
     /// the sentence.
     pub fn assert_refusal(&self, status: StatusCode, context: &str) -> String {
@@ -215,7 +215,7 @@ impl Reply {
         message.to_string()
     }
 
-    /// Asserts the SPEC's shape of a seed answer: `200`, plain text, not
+    /// Asserts the contract's shape of a seed answer: `200`, plain text, not
     /// cacheable. Returns the seed.
     pub fn assert_seed(&self, context: &str) -> String {
         assert_eq!(self.status, StatusCode::OK, "{context}: {self:?}");

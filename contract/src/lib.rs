@@ -1,4 +1,4 @@
-//! SPEC.md as a test suite, spoken over real HTTP.
+//! docs/contract.md as a test suite, spoken over real HTTP.
 //!
 //! Every target (the warp server, the Lambda function under its emulator) and
 //! every store run these same cases: a test crate calls [`contract_suite!`]
@@ -18,6 +18,9 @@ pub use client::{Endpoint, Reply};
 /// `$start().await` for a service of its own. `$start` returns anything that
 /// dereferences to an [`Endpoint`] and stops the service when dropped.
 ///
+/// `contract_suite!(start, ignore = "needs X; ...")` marks every case
+/// `#[ignore]`, for a target that needs more than the Rust toolchain.
+///
 /// `contract_suite!(in_order)` expands instead to every case as a
 /// `&[(name, Case)]`, for a target too slow to start once per case (`sam
 /// local`): the caller runs them one after another on one service.
@@ -34,6 +37,16 @@ macro_rules! contract_suite {
         )*];
         cases
     }};
+    (@cases [$start:path, ignore = $reason:literal]; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = $reason]
+            async fn $case() {
+                let service = $start().await;
+                $crate::cases::$case(&*service).await;
+            }
+        )*
+    };
     (@cases [$start:path]; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -117,3 +117,52 @@ pub async fn closes_within(stream: &mut TcpStream, within: Duration) -> bool {
 pub async fn write_lossy(stream: &mut TcpStream, bytes: &[u8]) -> bool {
     stream.write_all(bytes).await.is_ok()
 }
+
+/// Waits until the server has read every byte sent on `stream` (the
+/// kernel's receive queue of the server's end of the connection is empty),
+/// failing the test after `within`: for tests that measure what a
+/// connection makes the server hold, or that act once a request is in
+/// the server's hands. A connection still in the listen backlog is not
+/// read. Linux only (it reads /proc/net/tcp).
+pub async fn wait_until_server_has_read(stream: &TcpStream, within: Duration) {
+    let client = stream.local_addr().expect("the client's address");
+    let server = stream.peer_addr().expect("the server's address");
+    let started = std::time::Instant::now();
+    loop {
+        let unread = server_unread_bytes(server, client);
+        if unread == Some(0) {
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "the server did not read what {client} sent to {server} within {within:?} \
+             ({unread:?} bytes unread)"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The bytes waiting in the receive queue of the server's end (local
+/// `server`, remote `client`) of a loopback connection, from the kernel's
+/// socket table; `None` if the table has no such connection.
+fn server_unread_bytes(server: SocketAddr, client: SocketAddr) -> Option<u64> {
+    let hex = |address: SocketAddr| match address {
+        // The table gives an IPv4 address as one native-endian u32.
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_ne_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => String::new(),
+    };
+    let (local, remote) = (hex(server), hex(client));
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&local.as_str()) || fields.get(2) != Some(&remote.as_str()) {
+            return None;
+        }
+        let (_, receive_queue) = fields.get(4)?.split_once(':')?;
+        u64::from_str_radix(receive_queue, 16).ok()
+    })
+}

@@ -107,6 +107,12 @@ pub struct Settings {
     /// bounds the server near 330 MiB, within a 1 GiB instance.
     #[arg(long, env = "SEED_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+
+    /// The value of SEED_WRITE_TOKEN, which has no flag: read by
+    /// [`Settings::load`] only, so that settings built from flags alone (the
+    /// tests') see nothing of the shell they run in.
+    #[arg(skip)]
+    pub write_token_variable: Option<OsString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -145,11 +151,26 @@ impl Settings {
     /// clap's message (and usage) when they are not valid. An empty `SEED_*`
     /// variable counts as unset, as on Lambda ([`shared::settings`]).
     pub fn load() -> Self {
-        let command = ignoring_empty_environment(Settings::command(), |name| {
+        let command = ignoring_environment(Settings::command(), |name| {
             std::env::var_os(name).is_some_and(|value| value.is_empty())
         });
         let matches = command.get_matches();
-        Settings::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+        let mut settings =
+            Settings::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+        settings.write_token_variable = std::env::var_os(settings::write_token::VARIABLE);
+        settings
+    }
+
+    /// The settings these flags give, every environment fallback ignored:
+    /// what a `SEED_*` variable exported in the caller's shell says does not
+    /// count.
+    pub fn try_from_flags<I, T>(flags: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let command = ignoring_environment(Settings::command(), |_| true);
+        Settings::from_arg_matches(&command.try_get_matches_from(flags)?)
     }
 
     /// The write token, from the file named by `--write-token-file` or from
@@ -157,7 +178,7 @@ impl Settings {
     pub fn write_token(&self) -> Result<Option<(WriteToken, TokenSource)>, WriteTokenError> {
         resolve_write_token(
             self.write_token_file.as_deref(),
-            std::env::var_os(settings::write_token::VARIABLE),
+            self.write_token_variable.clone(),
         )
     }
 
@@ -174,19 +195,20 @@ impl Settings {
     /// The settings a test wants: loopback, a free port, the in-memory store
     /// and the defaults for everything else.
     pub fn for_tests() -> Self {
-        Settings::parse_from(["ec2-server", "--port", "0"])
+        Settings::try_from_flags(["ec2-server", "--port", "0"])
+            .unwrap_or_else(|error| panic!("the test settings are valid: {error}"))
     }
 }
 
 /// `command` without the environment fallback of each argument whose
-/// variable `is_empty`, so that clap reads such a variable as unset.
-fn ignoring_empty_environment(
+/// variable is `ignored`, so that clap reads such a variable as unset.
+fn ignoring_environment(
     command: clap::Command,
-    is_empty: impl Fn(&std::ffi::OsStr) -> bool,
+    ignored: impl Fn(&std::ffi::OsStr) -> bool,
 ) -> clap::Command {
     let empty: Vec<clap::Id> = command
         .get_arguments()
-        .filter(|arg| arg.get_env().is_some_and(&is_empty))
+        .filter(|arg| arg.get_env().is_some_and(&ignored))
         .map(|arg| arg.get_id().clone())
         .collect();
     empty.into_iter().fold(command, |command, id| {
@@ -236,7 +258,7 @@ mod tests {
 
     #[test]
     fn durations_are_human_and_positive() {
-        let settings = Settings::try_parse_from([
+        let settings = Settings::try_from_flags([
             "ec2-server",
             "--idle-timeout",
             "2m",
@@ -246,29 +268,29 @@ mod tests {
         .unwrap();
         assert_eq!(settings.idle_timeout, Duration::from_secs(120));
         assert_eq!(settings.body_read_timeout, Duration::from_millis(500));
-        assert!(Settings::try_parse_from(["ec2-server", "--idle-timeout", "0s"]).is_err());
-        assert!(Settings::try_parse_from(["ec2-server", "--idle-timeout", "soon"]).is_err());
+        assert!(Settings::try_from_flags(["ec2-server", "--idle-timeout", "0s"]).is_err());
+        assert!(Settings::try_from_flags(["ec2-server", "--idle-timeout", "soon"]).is_err());
     }
 
     #[test]
     fn the_shutdown_delay_is_off_by_default_and_may_be_zero() {
-        let settings = Settings::try_parse_from(["ec2-server"]).unwrap();
+        let settings = Settings::try_from_flags(["ec2-server"]).unwrap();
         assert_eq!(settings.shutdown_delay, Duration::ZERO);
-        let settings = Settings::try_parse_from(["ec2-server", "--shutdown-delay", "30s"]).unwrap();
+        let settings = Settings::try_from_flags(["ec2-server", "--shutdown-delay", "30s"]).unwrap();
         assert_eq!(settings.shutdown_delay, Duration::from_secs(30));
-        assert!(Settings::try_parse_from(["ec2-server", "--shutdown-delay", "later"]).is_err());
+        assert!(Settings::try_from_flags(["ec2-server", "--shutdown-delay", "later"]).is_err());
     }
 
     #[test]
     fn dynamodb_needs_a_table() {
-        assert!(Settings::try_parse_from(["ec2-server", "--store", "dynamodb"]).is_err());
+        assert!(Settings::try_from_flags(["ec2-server", "--store", "dynamodb"]).is_err());
         let settings =
-            Settings::try_parse_from(["ec2-server", "--store", "dynamodb", "--table", "seeds"])
+            Settings::try_from_flags(["ec2-server", "--store", "dynamodb", "--table", "seeds"])
                 .unwrap();
         assert_eq!(settings.store(), StoreKind::Dynamodb);
-        let implied = Settings::try_parse_from(["ec2-server", "--table", "seeds"]).unwrap();
+        let implied = Settings::try_from_flags(["ec2-server", "--table", "seeds"]).unwrap();
         assert_eq!(implied.store(), StoreKind::Dynamodb);
-        let default = Settings::try_parse_from(["ec2-server"]).unwrap();
+        let default = Settings::try_from_flags(["ec2-server"]).unwrap();
         assert_eq!(default.store(), StoreKind::Memory);
         assert_eq!(settings.table.as_deref(), Some("seeds"));
         assert_eq!(settings.store_timeout, Duration::from_secs(2));

@@ -12,10 +12,11 @@ pub struct ChildGuard {
 }
 
 impl ChildGuard {
-    /// Spawns `command`; `what` names it in failures, `hint` says how to get
-    /// it when it cannot run.
+    /// Spawns `command`, without the shell's `SEED_*` settings
+    /// ([`crate::without_shell_settings`]); `what` names it in failures,
+    /// `hint` says how to get it when it cannot run.
     pub fn spawn(command: &mut Command, what: &str, hint: &str) -> Self {
-        let child = command
+        let child = crate::without_shell_settings(command)
             .spawn()
             .unwrap_or_else(|error| panic!("cannot run {what} ({error}): {hint}"));
         ChildGuard {

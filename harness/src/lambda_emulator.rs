@@ -15,7 +15,7 @@ use tempfile::NamedTempFile;
 use crate::{free_port, ChildGuard};
 
 const HOW_TO_BUILD: &str = "run the tests with ./scripts/test, which installs cargo-lambda and \
-     builds the function; or `pip install cargo-lambda ziglang`, `cargo lambda build --release -p lambda` \
+     builds the function; or `pip install cargo-lambda ziglang`, `cargo lambda build --release --bin seed-lambda` \
      and set SEED_TEST_LAMBDA_BOOTSTRAP=target/lambda/seed-lambda/bootstrap";
 
 /// The `bootstrap` the tests run. Panics, saying what to do, if it is not

@@ -10,6 +10,8 @@
 pub mod child;
 pub mod dynamodb_local;
 pub mod lambda_emulator;
+pub mod mutant_proxy;
+pub mod openapi;
 pub mod parameter_store;
 pub mod raw_http;
 pub mod replica;
@@ -18,6 +20,25 @@ pub mod slow_proxy;
 pub mod templates;
 
 pub use child::ChildGuard;
+
+/// `command` without the `SEED_*` settings of the shell the tests run in
+/// (every one it does not set itself), so that a variable a developer
+/// exported cannot change what a test's server does. The harness's own
+/// `SEED_TEST_*` variables stay.
+pub fn without_shell_settings(command: &mut std::process::Command) -> &mut std::process::Command {
+    let set_here: Vec<std::ffi::OsString> = command
+        .get_envs()
+        .map(|(name, _)| name.to_os_string())
+        .collect();
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if text.starts_with("SEED_") && !text.starts_with("SEED_TEST_") && !set_here.contains(&name)
+        {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
 
 /// The workspace: where `scripts/` and the templates are.
 pub fn workspace_root() -> &'static std::path::Path {

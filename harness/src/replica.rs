@@ -67,7 +67,7 @@ impl Replica {
     /// Runs `scripts/replica ARGS` for this replica; panics if it fails.
     pub fn script(&self, args: &[&str], env: &[(&str, &str)]) -> String {
         let script = script_path();
-        let output = Command::new(&script)
+        let output = crate::without_shell_settings(&mut Command::new(&script))
             .args(args)
             .env("SEED_REPLICA_DIR", self.dir.path())
             .env("SEED_REPLICA_SERVER", &self.server)
@@ -184,7 +184,7 @@ impl Replica {
 
 impl Drop for Replica {
     fn drop(&mut self) {
-        let _ = Command::new(script_path())
+        let _ = crate::without_shell_settings(&mut Command::new(script_path()))
             .arg("stop")
             .env("SEED_REPLICA_DIR", self.dir.path())
             .output();

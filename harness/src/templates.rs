@@ -39,11 +39,12 @@ fn sam_validate(path: &Path) -> (bool, String) {
 
 /// cfn-lint's verdict on a template, and what it printed.
 pub fn cfn_lint(path: &Path) -> (bool, String) {
-    let output = Command::new("cfn-lint")
+    let cfn_lint = std::env::var("SEED_TEST_CFN_LINT").unwrap_or_else(|_| "cfn-lint".to_string());
+    let output = Command::new(&cfn_lint)
         .arg(path)
         .output()
         .unwrap_or_else(|error| {
-            panic!("cannot run cfn-lint ({error}): run ./scripts/test, or `pip install cfn-lint`")
+            panic!("cannot run {cfn_lint} ({error}): run ./scripts/test, which installs it and sets SEED_TEST_CFN_LINT")
         });
     verdict(&output)
 }

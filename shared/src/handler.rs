@@ -1,4 +1,4 @@
-//! The one request handler every target serves: SPEC.md, row by row.
+//! The one request handler every target serves: docs/contract.md, row by row.
 
 use std::error::Error as StdError;
 use std::sync::Arc;

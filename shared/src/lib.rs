@@ -4,7 +4,7 @@
 //!
 //! - [`seed`] — the value and its canonical form.
 //! - [`post_body`] — what a POST body must be.
-//! - [`handler`] — the request handler, SPEC.md row by row.
+//! - [`handler`] — the request handler, docs/contract.md row by row.
 //! - [`error`] — every refusal and its response.
 //! - [`store`] — where the seed lives.
 //! - [`write_token`] — optional protection of writes.
@@ -26,7 +26,7 @@ pub use store::DynamoDbStore;
 pub use store::{MemoryStore, Store, StoreError};
 pub use write_token::{InvalidWriteToken, WriteToken};
 
-/// The largest POST body read, in bytes (SPEC: 64 KiB).
+/// The largest POST body read, in bytes (docs/contract.md: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The error a transport puts in a request body's error chain when the client

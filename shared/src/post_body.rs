@@ -1,4 +1,4 @@
-//! Parsing of a `POST /` body, `{"num": N}`, exactly as SPEC.md says.
+//! Parsing of a `POST /` body, `{"num": N}`, exactly as docs/contract.md says.
 //!
 //! `num` is read as a raw JSON value and validated as text, so integers of
 //! any size survive exactly without serde_json's `arbitrary_precision` feature

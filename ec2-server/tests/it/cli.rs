@@ -5,7 +5,7 @@ use std::process::Command;
 use crate::support::process;
 
 fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ec2-server"))
+    harness::without_shell_settings(&mut Command::new(env!("CARGO_BIN_EXE_ec2-server")))
         .args(args)
         .output()
         .expect("the ec2-server binary runs")
@@ -72,10 +72,11 @@ fn an_address_in_use_is_reported_not_panicked() {
 
 #[test]
 fn environment_variables_configure_the_server() {
-    let output = Command::new(env!("CARGO_BIN_EXE_ec2-server"))
-        .env("SEED_PORT", "not-a-port")
-        .output()
-        .expect("runs");
+    let output =
+        harness::without_shell_settings(&mut Command::new(env!("CARGO_BIN_EXE_ec2-server")))
+            .env("SEED_PORT", "not-a-port")
+            .output()
+            .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not-a-port"));
 }

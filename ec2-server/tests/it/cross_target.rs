@@ -9,6 +9,7 @@ use harness::lambda_emulator::LambdaUnderEmulator;
 use shared::settings::store_timeout::DEFAULT as STORE_TIMEOUT;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda) and DynamoDB Local; ./scripts/test runs it"]
 async fn a_post_through_either_target_is_seen_through_the_other() {
     let endpoint = shared_endpoint();
     let store = store_on_new_table(&endpoint, "cross", STORE_TIMEOUT).await;

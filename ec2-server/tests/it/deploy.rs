@@ -46,6 +46,7 @@ const BREAKAGES: &[(&str, &str, &str)] = &[
 ];
 
 #[test]
+#[ignore = "needs cfn-lint (Python); ./scripts/test runs it"]
 fn the_stack_passes_cfn_lint_and_broken_copies_fail() {
     assert_lint_passes_and_breakages_fail(
         Linter::CfnLint,
@@ -55,6 +56,7 @@ fn the_stack_passes_cfn_lint_and_broken_copies_fail() {
 }
 
 #[test]
+#[ignore = "needs the SAM CLI (Python); ./scripts/test runs it"]
 fn the_stack_passes_sam_validate_lint_and_broken_copies_fail() {
     assert_lint_passes_and_breakages_fail(
         Linter::SamValidate,
@@ -96,6 +98,7 @@ fn the_user_data_is_the_boot_script_which_installs_exactly_the_unit() {
 
 /// boot.sh passes shellcheck (which scripts/test installs).
 #[test]
+#[ignore = "needs shellcheck (apt); ./scripts/test runs it"]
 fn the_boot_script_passes_shellcheck() {
     let output = std::process::Command::new("shellcheck")
         .arg(deploy("boot.sh"))
@@ -277,19 +280,21 @@ fn run_with_recorded_aws(script: &str, args: &[&str]) -> (std::process::ExitStat
         .args(["+x", aws.to_str().expect("UTF-8")])
         .status()
         .expect("chmod");
-    let status = std::process::Command::new(harness::workspace_root().join("scripts").join(script))
-        .args(args)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                dir.path().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("AWS_CALLS", &calls)
-        .status()
-        .expect("the script runs");
+    let status = harness::without_shell_settings(&mut std::process::Command::new(
+        harness::workspace_root().join("scripts").join(script),
+    ))
+    .args(args)
+    .env(
+        "PATH",
+        format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    )
+    .env("AWS_CALLS", &calls)
+    .status()
+    .expect("the script runs");
     let recorded = std::fs::read_to_string(&calls)
         .unwrap_or_default()
         .lines()
@@ -463,6 +468,7 @@ fn alarms_watch_unhealthy_targets_and_both_kinds_of_5xx() {
 /// meet is suppressed on its resource with a reason, and a copy without the
 /// reasons is caught.
 #[test]
+#[ignore = "needs checkov (Python); ./scripts/test runs it"]
 fn checkov_passes_and_every_suppression_says_why() {
     harness::templates::assert_checkov_passes_with_reasons(&deploy("fallback-stack.yaml"));
 }
@@ -488,6 +494,7 @@ fn boot(broken: bool, token: Option<&str>) -> Boot {
     ));
     let mut command =
         std::process::Command::new(harness::workspace_root().join("scripts/boot-test"));
+    harness::without_shell_settings(&mut command);
     command.args([
         "--binary",
         env!("CARGO_BIN_EXE_ec2-server"),
@@ -535,6 +542,7 @@ fn signal(status: &str) -> String {
 /// (The two runs share the host's port 80, so they run one after the
 /// other.)
 #[test]
+#[ignore = "needs Docker (apt) and DynamoDB Local; ./scripts/test runs it"]
 fn the_boot_script_signals_success_only_once_the_server_answers() {
     let good = boot(false, Some("boot-t0ken"));
     assert!(good.succeeded, "{:?} {:?}", good.calls, good.lines);

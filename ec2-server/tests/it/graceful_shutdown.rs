@@ -17,17 +17,18 @@ async fn in_flight_request_finishes_after(signal: &str) {
     );
     assert!(raw::write_lossy(&mut client, head.as_bytes()).await);
     assert!(raw::write_lossy(&mut client, &body[..5]).await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    raw::wait_until_server_has_read(&client, Duration::from_secs(5)).await;
 
     server.signal(signal);
-    tokio::time::sleep(Duration::from_millis(300)).await;
     // No longer accepting: a new connection is refused.
-    assert!(
-        tokio::net::TcpStream::connect(server.address)
-            .await
-            .is_err(),
-        "still accepting after {signal}"
-    );
+    let signalled = Instant::now();
+    while tokio::net::TcpStream::connect(server.address).await.is_ok() {
+        assert!(
+            signalled.elapsed() < Duration::from_secs(5),
+            "still accepting 5 s after {signal}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     assert!(raw::write_lossy(&mut client, &body[5..]).await);
     let response = raw::read_response(&mut client, Duration::from_secs(5)).await;
@@ -80,10 +81,29 @@ async fn a_request_that_never_finishes_is_abandoned_after_the_shutdown_timeout()
         )
         .await
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    raw::wait_until_server_has_read(&stuck, Duration::from_secs(5)).await;
     server.signal("TERM");
     let status = server.exit_status(Duration::from_secs(10)).await; // the shutdown timeout bounds the drain
     assert!(status.success(), "{status:?}");
+}
+
+/// Waits until the server at `address` has taken the signal: a health
+/// check on a new connection is answered 503.
+async fn wait_until_a_lame_duck(address: std::net::SocketAddr) {
+    let started = Instant::now();
+    loop {
+        let mut probe = raw::connect(address).await;
+        assert!(raw::write_lossy(&mut probe, HEALTH_CHECK).await);
+        let response = raw::read_response(&mut probe, Duration::from_secs(5)).await;
+        if response.status == 503 {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not a lame duck 5 s after SIGTERM: {response:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 const HEALTH_CHECK: &[u8] =
@@ -108,7 +128,7 @@ async fn with_a_shutdown_delay_a_lame_duck_fails_health_checks_and_keeps_serving
 
     server.signal("TERM");
     let signalled = Instant::now();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_a_lame_duck(server.address).await;
 
     // A request on a connection opened before: served, and told to close.
     assert!(

@@ -40,10 +40,12 @@ async fn without_a_name_no_header_is_added() {
 
 #[test]
 fn a_name_that_cannot_be_a_header_is_refused_at_start_up() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ec2-server"))
-        .args(["--port", "0", "--instance-name", "bad\u{7f}name"])
-        .output()
-        .expect("runs");
+    let output = harness::without_shell_settings(&mut std::process::Command::new(env!(
+        "CARGO_BIN_EXE_ec2-server"
+    )))
+    .args(["--port", "0", "--instance-name", "bad\u{7f}name"])
+    .output()
+    .expect("runs");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot be sent in a header"));
 }

@@ -159,6 +159,7 @@ fn assert_every_target_answered_after(recorded: &Recorded, targets: &[Target], s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn every_target_on_one_table_is_one_register() {
     let fleet = Fleet::start().await;
     let recorded = record_one_register(
@@ -176,6 +177,7 @@ async fn every_target_on_one_table_is_one_register() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn instances_killed_with_sigkill_and_revived_keep_one_register() {
     let fleet = &Fleet::start().await;
     let faults = |started| async move {
@@ -199,6 +201,7 @@ async fn instances_killed_with_sigkill_and_revived_keep_one_register() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn a_store_that_stalls_past_an_attempt_and_past_the_bound_keeps_one_register() {
     let fleet = &Fleet::start().await;
     // Stalls longer than a read attempt's timeout (1 s, half the 2 s
@@ -275,6 +278,7 @@ async fn proxy_to_shared_dynamodb() -> SlowProxy {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn writes_held_back_by_the_network_land_once() {
     let proxy = proxy_to_shared_dynamodb().await;
     let (_first, _second, targets) = two_servers_through(&proxy, STORE_TIMEOUT, |store| {
@@ -353,6 +357,7 @@ impl Store for CachedReads {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn the_check_catches_writes_retried_blind_when_the_network_holds_them_back() {
     let proxy = proxy_to_shared_dynamodb().await;
     let (_first, _second, targets) = two_servers_through(&proxy, OLD_ATTEMPT, |store| {
@@ -374,6 +379,7 @@ async fn the_check_catches_writes_retried_blind_when_the_network_holds_them_back
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn the_check_catches_reads_cached_for_50_ms() {
     let proxy = proxy_to_shared_dynamodb().await;
     let (_first, _second, targets) = two_servers_through(&proxy, STORE_TIMEOUT, |store| {

@@ -12,6 +12,7 @@ mod graceful_shutdown;
 mod hostile_clients;
 mod instance_name;
 mod linearizability;
+mod openapi;
 mod replica;
 mod settings;
 mod slow_clients;

@@ -42,6 +42,7 @@ async fn instances_answering(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt) and DynamoDB Local; ./scripts/test runs it"]
 async fn gets_through_the_balancer_reach_both_instances_and_agree() {
     let replica = start(false, &[]).await;
     let service = replica.endpoint();
@@ -52,9 +53,14 @@ async fn gets_through_the_balancer_reach_both_instances_and_agree() {
 
 /// Requests one after another for a bounded time, alternating POST and GET;
 /// returns how many were made and every failure, with its method.
-async fn request_stream(service: Endpoint, count: usize) -> (usize, Vec<(&'static str, String)>) {
+async fn request_stream(
+    service: Endpoint,
+    count: usize,
+    made: Arc<AtomicUsize>,
+) -> (usize, Vec<(&'static str, String)>) {
     let mut failures = Vec::new();
     for n in 0..count {
+        made.fetch_add(1, Ordering::Relaxed);
         let method = if n % 2 == 0 { "POST" } else { "GET" };
         let body = if n % 2 == 0 {
             format!("{{\"num\": {n}}}")
@@ -69,6 +75,20 @@ async fn request_stream(service: Endpoint, count: usize) -> (usize, Vec<(&'stati
         tokio::time::sleep(Duration::from_millis(15)).await;
     }
     (count, failures)
+}
+
+/// Waits until the request streams have made `at_least` requests between
+/// them: traffic is under way.
+async fn wait_until_made(made: &AtomicUsize, at_least: usize) {
+    let started = std::time::Instant::now();
+    while made.load(Ordering::Relaxed) < at_least {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the request streams made {} of {at_least} requests in 10 s",
+            made.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn post_or_get(
@@ -94,10 +114,12 @@ fn is_the_balancers_refusal(failure: &str) -> bool {
 /// could land over a newer value) but refuses it, as an ALB answers 502.
 /// The stream is sequential, so at most one POST was inside.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt) and DynamoDB Local; ./scripts/test runs it"]
 async fn a_killed_instance_fails_only_the_post_it_held_and_rejoins() {
     let replica = Arc::new(start(false, &[]).await);
-    let stream = tokio::spawn(request_stream(replica.endpoint(), 300));
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let made = Arc::new(AtomicUsize::new(0));
+    let stream = tokio::spawn(request_stream(replica.endpoint(), 300, Arc::clone(&made)));
+    wait_until_made(&made, 20).await;
     replica.script(&["kill", "a"], &[]);
 
     let watcher = Arc::clone(&replica);
@@ -134,6 +156,7 @@ async fn a_killed_instance_fails_only_the_post_it_held_and_rejoins() {
 /// balancer answers 502 rather than send it to the other instance, where a
 /// second copy could land over a newer value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt) and DynamoDB Local; ./scripts/test runs it"]
 async fn a_post_held_by_an_instance_that_dies_is_answered_502_not_sent_again() {
     let replica = Arc::new(start(false, &[]).await);
     // With the store frozen, POSTs wait inside the instances.
@@ -177,15 +200,19 @@ async fn a_post_held_by_an_instance_that_dies_is_answered_502_not_sent_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt) and DynamoDB Local; ./scripts/test runs it"]
 async fn sigterm_to_an_instance_during_requests_fails_none() {
     let replica = start(false, &[]).await;
     let failures = Arc::new(AtomicUsize::new(0));
+    let made = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for client in 0..4 {
         let service = replica.endpoint();
         let failures = Arc::clone(&failures);
+        let made = Arc::clone(&made);
         clients.push(tokio::spawn(async move {
             for n in 0..60 {
+                made.fetch_add(1, Ordering::Relaxed);
                 let reply = if n % 3 == 0 {
                     service
                         .post(format!("{{\"num\": {}}}", client * 1000 + n))
@@ -201,7 +228,7 @@ async fn sigterm_to_an_instance_during_requests_fails_none() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_made(&made, 20).await;
     replica.script(&["term", "a"], &[]);
     for client in clients {
         client.await.expect("a client task");
@@ -216,6 +243,7 @@ async fn sigterm_to_an_instance_during_requests_fails_none() {
 /// The ALB's ordering, scaled down: header-read limit (1 s) < the
 /// balancer's idle keep-alive (4 s) < the servers' idle timeout (6 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt) and DynamoDB Local; ./scripts/test runs it"]
 async fn an_idle_keep_alive_connection_stays_usable_past_the_header_read_limit() {
     let replica = start(
         false,
@@ -251,6 +279,7 @@ async fn an_idle_keep_alive_connection_stays_usable_past_the_header_read_limit()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt) and DynamoDB Local; ./scripts/test runs it"]
 async fn the_checker_passes_on_the_replica_and_names_both_instances() {
     let replica = start(false, &[]).await;
     let report = checker::run(&checker::Check {
@@ -278,6 +307,7 @@ async fn the_checker_passes_on_the_replica_and_names_both_instances() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt) and DynamoDB Local; ./scripts/test runs it"]
 async fn the_checker_fails_on_instances_with_separate_memory_stores_and_says_why() {
     let replica = start(true, &[]).await;
     let report = checker::run(&checker::Check {
@@ -367,6 +397,7 @@ async fn keep_alive_user(
 /// 502, straight to an instance and through a balancer that, like an ALB,
 /// never retries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt) and DynamoDB Local; ./scripts/test runs it"]
 async fn refusals_with_late_bodies_lose_no_request_on_shared_keep_alive_connections() {
     let replica = start(
         false,
@@ -403,6 +434,7 @@ async fn refusals_with_late_bodies_lose_no_request_on_shared_keep_alive_connecti
 /// response) until the balancer has marked it down; then it drains and
 /// exits; it starts again and rejoins. No request fails in all that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt) and DynamoDB Local; ./scripts/test runs it"]
 async fn a_restart_behind_a_balancer_that_never_retries_fails_no_request() {
     let replica = Arc::new(
         start(
@@ -411,10 +443,11 @@ async fn a_restart_behind_a_balancer_that_never_retries_fails_no_request() {
         )
         .await,
     );
+    let made = Arc::new(AtomicUsize::new(0));
     let streams: Vec<_> = (0..4)
-        .map(|_| tokio::spawn(request_stream(replica.endpoint(), 400)))
+        .map(|_| tokio::spawn(request_stream(replica.endpoint(), 400, Arc::clone(&made))))
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until_made(&made, 40).await;
     replica.script(&["term", "a"], &[]);
 
     let watcher = Arc::clone(&replica);

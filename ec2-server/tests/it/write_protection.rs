@@ -23,72 +23,8 @@ async fn posts_need_the_token_and_reads_stay_open() {
         Arc::new(MemoryStore::new()),
     )
     .await;
-
-    for (what, headers) in [
-        ("no Authorization", vec![]),
-        (
-            "a wrong token",
-            vec![("authorization", "Bearer correct-horse-battery-staple")],
-        ),
-        (
-            "a prefix of the token",
-            vec![("authorization", "Bearer correct-horse")],
-        ),
-        (
-            "another scheme",
-            vec![("authorization", "Basic correct-horse-battery")],
-        ),
-        // Two credentials are refused, whichever comes first: servers and
-        // proxies disagree on which one counts.
-        (
-            "the token, then another",
-            vec![
-                ("authorization", "Bearer correct-horse-battery"),
-                ("authorization", "Bearer something-else"),
-            ],
-        ),
-        (
-            "the token twice",
-            vec![
-                ("authorization", "Bearer correct-horse-battery"),
-                ("authorization", "Bearer correct-horse-battery"),
-            ],
-        ),
-    ] {
-        let reply = server.send("POST", "/", &headers, "{\"num\": 5}").await;
-        reply.assert_refusal(StatusCode::UNAUTHORIZED, what);
-        assert_eq!(
-            reply.header("www-authenticate"),
-            Some("Bearer realm=\"seed\""),
-            "{what}"
-        );
-    }
-    // Refused before the body is read: an oversize body is a 401, not a 413.
-    let big = format!("{{\"num\": 1}}{}", " ".repeat(100_000));
-    server
-        .send("POST", "/", &[], big)
-        .await
-        .assert_refusal(StatusCode::UNAUTHORIZED, "oversize");
-    assert_eq!(server.seed().await, "0", "a refused POST changed the seed");
-
-    let reply = server
-        .send(
-            "POST",
-            "/",
-            &[("authorization", "Bearer correct-horse-battery")],
-            "{\"num\": 5}",
-        )
-        .await;
-    assert_eq!(reply.assert_seed("authorized POST"), "5");
-    assert_eq!(server.seed().await, "5");
-    assert_eq!(
-        server.send("HEAD", "/", &[], "").await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        server.send("OPTIONS", "/", &[], "").await.status,
-        StatusCode::NO_CONTENT
-    );
+    contract::cases::posts_without_the_write_token_get_401(&server, "correct-horse-battery").await;
+    contract::cases::two_credentials_get_401(&server, "correct-horse-battery").await;
 }
 
 #[tokio::test]
@@ -117,12 +53,14 @@ async fn the_token_from_the_environment_works_and_is_never_logged() {
 #[test]
 fn unusable_token_settings_stop_start_up() {
     let run = |args: &[&str], env: &[(&str, &str)]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_ec2-server"))
-            .args(["--port", "0"])
-            .args(args)
-            .envs(env.iter().copied())
-            .output()
-            .expect("runs")
+        harness::without_shell_settings(&mut std::process::Command::new(env!(
+            "CARGO_BIN_EXE_ec2-server"
+        )))
+        .args(["--port", "0"])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("runs")
     };
     let missing = run(&["--write-token-file", "/nonexistent/token"], &[]);
     assert_eq!(missing.status.code(), Some(1));

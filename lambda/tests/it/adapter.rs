@@ -1,6 +1,6 @@
 //! The adapter in-process: each event fixture, read by lambda_http as the
 //! runtime reads it, answered by `lambda::adapter::serve` and checked with
-//! the contract's assertions. Fast enough to run every SPEC row through
+//! the contract's assertions. Fast enough to run every contract row through
 //! every shape; `events` runs the real bootstrap end to end.
 
 use serde_json::json;

@@ -1,16 +1,16 @@
 //! The real bootstrap under cargo-lambda's emulator, fed real event
 //! documents with `cargo lambda invoke`: what only the built binary shows
-//! (the runtime's response forms, logs, its environment). Every shape's SPEC
+//! (the runtime's response forms, logs, its environment). Every shape's contract
 //! rows run in-process in `adapter`; here one shape runs them end to end.
 
 use harness::lambda_emulator::LambdaUnderEmulator;
 use harness::parameter_store::{Parameter, ParameterStoreStandin, Throttle, Throttling};
-use http::StatusCode;
 use serde_json::Value;
 
-use crate::support::events::{every_spec_row, post, reply, req, write_protection, Body, Shape};
+use crate::support::events::{every_spec_row, reply, req, Shape};
 
 #[test]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 fn every_spec_row_through_a_function_url() {
     let function = LambdaUnderEmulator::start(&[]);
     every_spec_row(Shape::FunctionUrl, |request| {
@@ -19,6 +19,7 @@ fn every_spec_row_through_a_function_url() {
 }
 
 #[test]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 fn the_alb_health_check_is_answered_200_with_a_status_description() {
     let function = LambdaUnderEmulator::start(&[]);
     let event: Value =
@@ -46,6 +47,7 @@ fn function_lines(function: &LambdaUnderEmulator) -> Vec<Value> {
 }
 
 #[test]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 fn logs_are_json_with_one_line_per_invocation_carrying_its_request_id() {
     let function = LambdaUnderEmulator::start(&[]);
     for _ in 0..3 {
@@ -83,6 +85,7 @@ fn logs_are_json_with_one_line_per_invocation_carrying_its_request_id() {
 }
 
 #[test]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 fn the_log_level_comes_from_aws_lambda_log_level() {
     let function = LambdaUnderEmulator::start(&[("AWS_LAMBDA_LOG_LEVEL", "WARN".to_string())]);
     assert_eq!(
@@ -101,14 +104,7 @@ fn the_log_level_comes_from_aws_lambda_log_level() {
 }
 
 #[test]
-fn with_a_write_token_posts_need_it_and_reads_stay_open() {
-    let function = LambdaUnderEmulator::start(&[("SEED_WRITE_TOKEN", "lambda-t0ken".to_string())]);
-    write_protection(Shape::HttpV2, "lambda-t0ken", |request| {
-        reply(&function.invoke(&Shape::HttpV2.event(request)))
-    });
-}
-
-#[test]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda) and moto; ./scripts/test runs it"]
 fn a_write_token_from_parameter_store_is_read_once_and_protects_posts() {
     let token = "lambda-ssm-t0ken";
     let standin = ParameterStoreStandin::start(&[Parameter {
@@ -123,13 +119,14 @@ fn a_write_token_from_parameter_store_is_read_once_and_protects_posts() {
         "/seed/write-token".to_string(),
     ));
     let function = LambdaUnderEmulator::start(&env);
-    write_protection(Shape::HttpV2, token, |request| {
-        reply(&function.invoke(&Shape::HttpV2.event(request)))
-    });
+    runtime().block_on(contract::cases::posts_without_the_write_token_get_401(
+        &function.endpoint(),
+        token,
+    ));
     assert_eq!(
         standin.log().matches("POST / ").count() - requests_before,
         1,
-        "not one GetParameter for four invocations; the stand-in's log:\n{}",
+        "not one GetParameter for the invocations of the write-protection case; the stand-in's log:\n{}",
         standin.log()
     );
     let log = function.log();
@@ -169,6 +166,7 @@ fn init_fails_with_one_line(env: Vec<(&'static str, String)>) -> Value {
 }
 
 #[test]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 fn a_token_that_cannot_be_read_stops_the_instance_with_one_error_line() {
     let closed = format!("http://127.0.0.1:{}", harness::free_port());
     let line = init_fails_with_one_line(harness::parameter_store::process_env(&closed));
@@ -191,6 +189,7 @@ fn throttled_standin(throttling: Throttling) -> (ParameterStoreStandin, Throttle
 }
 
 #[test]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda) and moto; ./scripts/test runs it"]
 fn a_throttled_token_read_is_sent_again_and_the_instance_starts() {
     let (standin, throttle) = throttled_standin(Throttling::First(2));
     let mut env = standin.env_via(&throttle.endpoint);
@@ -212,6 +211,7 @@ fn a_throttled_token_read_is_sent_again_and_the_instance_starts() {
 }
 
 #[test]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda) and moto; ./scripts/test runs it"]
 fn a_token_read_throttled_every_time_stops_the_instance_with_one_line_saying_so() {
     let (standin, throttle) = throttled_standin(Throttling::Always);
     let line = init_fails_with_one_line(standin.env_via(&throttle.endpoint));
@@ -224,6 +224,7 @@ fn a_token_read_throttled_every_time_stops_the_instance_with_one_line_saying_so(
 }
 
 #[test]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 fn an_unreachable_dynamodb_gives_503_with_retry_after_and_a_logged_cause() {
     let port = harness::free_port();
     let function = LambdaUnderEmulator::start(&[
@@ -239,14 +240,9 @@ fn an_unreachable_dynamodb_gives_503_with_retry_after_and_a_logged_cause() {
         ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
     ]);
-    for request in [
-        req("GET", "/"),
-        post(Body::Text(r#"{"num": 1}"#.to_string())),
-    ] {
-        let answer = reply(&function.invoke(&Shape::FunctionUrl.event(&request)));
-        assert_eq!(answer.header("retry-after"), Some("1"), "{answer:?}");
-        answer.assert_refusal(StatusCode::SERVICE_UNAVAILABLE, request.method);
-    }
+    runtime().block_on(
+        contract::cases::an_unreachable_store_gets_503_with_retry_after(&function.endpoint()),
+    );
     let lines = function_lines(&function);
     assert!(
         lines.iter().any(|line| line["level"] == "WARN"
@@ -255,4 +251,13 @@ fn an_unreachable_dynamodb_gives_503_with_retry_after_and_a_logged_cause() {
                 .is_some_and(|error| error.contains("could not be reached"))),
         "no warning with the cause: {lines:?}"
     );
+}
+
+/// A runtime for the contract's cases, which speak HTTP to the Function URL.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
 }

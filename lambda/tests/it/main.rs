@@ -5,6 +5,7 @@
 mod adapter;
 mod contract;
 mod events;
+mod openapi;
 mod parameter_store;
 mod settings;
 mod support;

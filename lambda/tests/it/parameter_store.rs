@@ -70,6 +70,7 @@ fn assert_refused(result: Result<InProcess, String>, expected: &[&str]) {
 }
 
 #[test]
+#[ignore = "needs moto (Python); ./scripts/test runs it"]
 fn reads_the_secure_string_with_a_signed_request_and_reports_each_failure() {
     let standin = standin();
     let function = start(&standin, "/seed/write-token", &[]).expect("the token is read");
@@ -110,6 +111,7 @@ fn init_error_at(endpoint: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs moto (Python); ./scripts/test runs it"]
 fn an_unreachable_parameter_store_stops_init_naming_the_endpoint() {
     let closed = format!("http://127.0.0.1:{}", harness::free_port());
     let error = init_error_at(&closed);
@@ -120,6 +122,7 @@ fn an_unreachable_parameter_store_stops_init_naming_the_endpoint() {
 }
 
 #[test]
+#[ignore = "needs moto (Python); ./scripts/test runs it"]
 fn a_parameter_store_that_never_answers_stops_init_within_the_limit() {
     // Connections are accepted (the backlog) and never answered.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
@@ -140,6 +143,7 @@ fn throttled(throttling: Throttling) -> (ParameterStoreStandin, Throttle) {
 }
 
 #[test]
+#[ignore = "needs moto (Python); ./scripts/test runs it"]
 fn a_read_throttled_twice_is_sent_again_and_succeeds_on_the_third() {
     let (standin, throttle) = throttled(Throttling::First(2));
     let function = start_with(
@@ -153,6 +157,7 @@ fn a_read_throttled_twice_is_sent_again_and_succeeds_on_the_third() {
 }
 
 #[test]
+#[ignore = "needs moto (Python); ./scripts/test runs it"]
 fn sixty_instances_starting_at_once_past_the_accounts_rate_all_read_the_token() {
     let (standin, throttle) = throttled(Throttling::PerSecond(40));
     let env = standin.env_via(&throttle.endpoint);
@@ -179,6 +184,7 @@ fn sixty_instances_starting_at_once_past_the_accounts_rate_all_read_the_token() 
 }
 
 #[test]
+#[ignore = "needs moto (Python); ./scripts/test runs it"]
 fn a_read_throttled_every_time_stops_init_within_the_limit_saying_so() {
     let (standin, throttle) = throttled(Throttling::Always);
     let result = start_with(
@@ -192,6 +198,7 @@ fn a_read_throttled_every_time_stops_init_within_the_limit_saying_so() {
 }
 
 #[test]
+#[ignore = "needs moto (Python); ./scripts/test runs it"]
 fn a_missing_parameter_is_asked_for_once() {
     let (standin, throttle) = throttled(Throttling::First(0));
     assert_refused(

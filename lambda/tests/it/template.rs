@@ -39,11 +39,13 @@ const BREAKAGES: &[(&str, &str, &str)] = &[
 ];
 
 #[test]
+#[ignore = "needs cfn-lint (Python); ./scripts/test runs it"]
 fn the_template_passes_cfn_lint_and_broken_copies_fail() {
     assert_lint_passes_and_breakages_fail(Linter::CfnLint, &template_path(), BREAKAGES);
 }
 
 #[test]
+#[ignore = "needs the SAM CLI (Python); ./scripts/test runs it"]
 fn the_template_passes_sam_validate_lint_and_broken_copies_fail() {
     assert_lint_passes_and_breakages_fail(Linter::SamValidate, &template_path(), BREAKAGES);
 }
@@ -160,6 +162,7 @@ fn local_environment_files() -> Vec<PathBuf> {
 const AL2023_GLIBC: (u32, u32) = (2, 34);
 
 #[test]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda) and objdump; ./scripts/test runs it"]
 fn the_bootstrap_needs_no_glibc_newer_than_amazon_linux_2023s() {
     let bootstrap = harness::lambda_emulator::bootstrap();
     let output = std::process::Command::new("objdump")
@@ -266,6 +269,7 @@ fn running(pattern: &str) -> bool {
 /// in-memory store and again with DynamoDB Local, and SIGTERM leaves no
 /// container, Docker daemon or DynamoDB Local of its running.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker (apt), the SAM CLI and DynamoDB Local; ./scripts/test runs it"]
 async fn sam_local_serves_the_contract_and_stops_everything_it_started() {
     use harness::sam_local::SamLocal;
     let daemon_before = running("^dockerd");
@@ -387,6 +391,7 @@ fn logs_are_kept_for_a_while_and_alarms_watch_what_hurts_users() {
 /// suppressed on its resource with a reason, and a copy without the
 /// reasons is caught.
 #[test]
+#[ignore = "needs checkov (Python); ./scripts/test runs it"]
 fn checkov_passes_and_every_suppression_says_why() {
     harness::templates::assert_checkov_passes_with_reasons(&template_path());
 }

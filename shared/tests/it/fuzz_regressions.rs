@@ -3,7 +3,7 @@
 use shared::post_body::parse_post_body;
 
 /// post_body, 2026-11-25: an ignored member holding a number no f64 can hold
-/// (`3e67480`). JSON puts no bound on numbers and SPEC ignores other
+/// (`3e67480`). JSON puts no bound on numbers and the contract ignores other
 /// members, so the body is accepted (the Python reference accepts it too,
 /// reading inf); it was the fuzz target's serde_json oracle that choked.
 #[test]

@@ -56,10 +56,9 @@ pub async fn spawn_app_with(settings: Settings, store: Arc<dyn Store>) -> TestSe
 
 /// Settings for tests with short limits, given as `--flag value` pairs.
 pub fn settings(flags: &[&str]) -> Settings {
-    use clap::Parser;
     let mut args = vec!["ec2-server", "--port", "0"];
     args.extend_from_slice(flags);
-    Settings::try_parse_from(args).expect("test flags are valid")
+    Settings::try_from_flags(args).expect("test flags are valid")
 }
 
 /// A server on a new table of the shared DynamoDB Local.

@@ -83,6 +83,27 @@ impl ServerProcess {
             .collect()
     }
 
+    /// The log lines whose message is `message`, once there is one; fails
+    /// the test if none comes `within`.
+    pub async fn wait_until_logged(
+        &self,
+        message: &str,
+        within: Duration,
+    ) -> Vec<serde_json::Value> {
+        let started = Instant::now();
+        loop {
+            let lines = self.logged(message);
+            if !lines.is_empty() {
+                return lines;
+            }
+            assert!(
+                started.elapsed() < within,
+                "the server did not log {message:?} within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -1,7 +1,7 @@
 //! Event documents for every way Lambda is put behind HTTP (the fixtures in
 //! `tests/events/`, shaped as AWS sends them), changed to carry a request;
 //! the function's answer read back as the contract's [`Reply`]; and every
-//! SPEC row, asked through any way of calling the function.
+//! contract row, asked through any way of calling the function.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -139,7 +139,7 @@ pub fn reply(document: &Value) -> Reply {
     }
 }
 
-/// Every SPEC row, through `call` (one way of handing `shape`'s events to
+/// Every contract row, through `call` (one way of handing `shape`'s events to
 /// one fresh function).
 pub fn every_spec_row(shape: Shape, mut call: impl FnMut(&Req) -> Reply) {
     let context = |what: &str| format!("{shape:?}: {what}");

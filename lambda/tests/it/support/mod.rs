@@ -1,4 +1,4 @@
-//! What the function's tests share: event documents and SPEC rows
+//! What the function's tests share: event documents and contract rows
 //! (`events`), the function under the emulator (`function`) and in this
 //! process (`in_process`).
 
