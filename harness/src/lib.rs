@@ -8,6 +8,7 @@
 //! to get it.
 
 pub mod child;
+pub mod docs;
 pub mod dynamodb_local;
 pub mod lambda_emulator;
 pub mod mutant_proxy;

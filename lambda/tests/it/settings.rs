@@ -12,3 +12,60 @@ fn shared_settings_mean_what_they_mean_on_the_server() {
         Settings::from_lookup(lookup(environment)).is_ok()
     });
 }
+
+/// docs/configuration.md's table of the function's settings lists every
+/// `SEED_*` variable the function reads, and every variable it lists that
+/// the settings read is read; the store timeout's default is the code's.
+#[test]
+fn the_documented_settings_are_the_ones_the_function_reads() {
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    use harness::docs::{code_spans, table};
+
+    let read = RefCell::new(BTreeSet::new());
+    // Every SEED_* variable unset; the AWS ones that Lambda always sets, set,
+    // so that the endpoints after them are read too.
+    let _ = Settings::from_lookup(|name| {
+        read.borrow_mut().insert(name.to_string());
+        match name {
+            _ if name.starts_with("AWS_ENDPOINT_URL") => Some("http://127.0.0.1:1".to_string()),
+            _ if name.starts_with("AWS_") => Some("test".to_string()),
+            _ => None,
+        }
+    });
+    let read = read.into_inner();
+    let mut documented = BTreeSet::new();
+    let mut wrong = Vec::new();
+    for row in table("configuration.md", "## The Lambda function") {
+        let [variables, default, _meaning] = &row[..] else {
+            panic!("a row of three cells: {row:?}");
+        };
+        for variable in code_spans(variables) {
+            documented.insert(variable.to_string());
+            if variable == shared::settings::store_timeout::VARIABLE
+                && default != &format!("`{}`", shared::settings::store_timeout::DEFAULT_TEXT)
+            {
+                wrong.push(format!("{variable}: documented default {default}"));
+            }
+        }
+    }
+    for variable in read.iter().filter(|name| name.starts_with("SEED_")) {
+        if !documented.contains(variable) {
+            wrong.push(format!("{variable}: read, not documented"));
+        }
+    }
+    for variable in documented
+        .iter()
+        .filter(|name| name.starts_with("SEED_") || name.starts_with("AWS_ENDPOINT"))
+    {
+        if !read.contains(variable) {
+            wrong.push(format!("{variable}: documented, never read"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "docs/configuration.md and the function disagree:\n{}",
+        wrong.join("\n")
+    );
+}
