@@ -13,6 +13,7 @@ mod hostile_clients;
 mod instance_name;
 mod linearizability;
 mod openapi;
+mod readme;
 mod replica;
 mod settings;
 mod slow_clients;
