@@ -1,12 +1,12 @@
-//! The API's own description, `docs/openapi.yaml`, put to work: checked by
-//! an OpenAPI validator, and run by schemathesis, a property-based API
-//! tester that generates requests from it (valid and invalid ones, every
-//! documented and undocumented method) and checks every answer against it:
-//! status, content type, headers, body schema, refusal of invalid data and
-//! of requests without the bearer token where the document requires one.
-//! Both are pinned Python tools in venvs of their own (`scripts/test`
-//! installs them and sets `SEED_TEST_OPENAPI_VALIDATOR` and
-//! `SEED_TEST_SCHEMATHESIS`).
+//! The API's own description, `docs/openapi.yaml`, put to work: run by
+//! schemathesis, a property-based API tester that generates requests from
+//! it (valid and invalid ones, every documented and undocumented method)
+//! and checks every answer against it: status, content type, headers, body
+//! schema, refusal of invalid data and of requests without the bearer token
+//! where the document requires one. schemathesis is a pinned Python tool in
+//! a venv of its own (`scripts/test` installs it and sets
+//! `SEED_TEST_SCHEMATHESIS`). The document's validator is one of
+//! [`crate::templates::Linter`]'s.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,9 +15,8 @@ use tempfile::NamedTempFile;
 
 use crate::child::ChildGuard;
 
-const HOW_TO_GET: &str = "run the tests with ./scripts/test, which installs schemathesis and \
-     openapi-spec-validator into .tools/ and sets SEED_TEST_SCHEMATHESIS and \
-     SEED_TEST_OPENAPI_VALIDATOR";
+const HOW_TO_GET: &str = "run the tests with ./scripts/test, which installs schemathesis into \
+     .tools/ and sets SEED_TEST_SCHEMATHESIS";
 
 /// How long schemathesis generates requests against one target. About a
 /// hundred requests a second: about a thousand per run.
@@ -43,27 +42,6 @@ pub fn protected_document() -> NamedTempFile {
     std::fs::write(file.path(), text.replace(open_alternative, ""))
         .expect("write the protected document");
     file
-}
-
-fn tool(variable: &str) -> String {
-    std::env::var(variable).unwrap_or_else(|_| panic!("{variable} is unset: {HOW_TO_GET}"))
-}
-
-/// The validator's verdict on `path` and what it said.
-pub fn validate(path: &Path) -> (bool, String) {
-    let validator = tool("SEED_TEST_OPENAPI_VALIDATOR");
-    let output = Command::new(&validator)
-        .arg(path)
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {validator} ({error}): {HOW_TO_GET}"));
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
 }
 
 /// What answers schemathesis's requests.
@@ -99,9 +77,30 @@ pub struct Run {
 
 /// Runs schemathesis from `document` against the service at `base_url`
 /// (what `/` of the document is), with every check it has, sending
-/// `Authorization: Bearer <token>` when a token is given.
-pub fn run(document: &Path, base_url: &str, token: Option<&str>, front_end: FrontEnd) -> Run {
-    let schemathesis = tool("SEED_TEST_SCHEMATHESIS");
+/// `Authorization: Bearer <token>` when a token is given. It is waited for
+/// off the async workers, which go on serving a service in the test's own
+/// process.
+pub async fn run(document: &Path, base_url: &str, token: Option<&str>, front_end: FrontEnd) -> Run {
+    let (document, base_url, token) = (
+        document.to_path_buf(),
+        base_url.to_string(),
+        token.map(str::to_string),
+    );
+    tokio::task::spawn_blocking(move || {
+        run_to_the_end(&document, &base_url, token.as_deref(), front_end)
+    })
+    .await
+    .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()))
+}
+
+fn run_to_the_end(
+    document: &Path,
+    base_url: &str,
+    token: Option<&str>,
+    front_end: FrontEnd,
+) -> Run {
+    let schemathesis = std::env::var("SEED_TEST_SCHEMATHESIS")
+        .unwrap_or_else(|_| panic!("SEED_TEST_SCHEMATHESIS is unset: {HOW_TO_GET}"));
     // Its example database and reports go to a directory of the run's own.
     let scratch = tempfile::tempdir().expect("a temporary directory");
     let output_file = NamedTempFile::new().expect("a temporary file");
@@ -139,8 +138,13 @@ pub fn run(document: &Path, base_url: &str, token: Option<&str>, front_end: Fron
 }
 
 /// schemathesis finds nothing wrong with the service at `base_url`.
-pub fn assert_conforms(document: &Path, base_url: &str, token: Option<&str>, front_end: FrontEnd) {
-    let run = run(document, base_url, token, front_end);
+pub async fn assert_conforms(
+    document: &Path,
+    base_url: &str,
+    token: Option<&str>,
+    front_end: FrontEnd,
+) {
+    let run = run(document, base_url, token, front_end).await;
     assert!(
         run.passed && run.output.contains("No issues found"),
         "schemathesis found the service at {base_url} not to conform to {}:\n{}",

@@ -1,6 +1,7 @@
-//! CloudFormation templates under a linter (cfn-lint, or `sam validate
-//! --lint`): a template must pass, and broken copies of it must fail, so
-//! that the check is known to bite.
+//! Documents under a linter: the CloudFormation templates under cfn-lint
+//! or `sam validate --lint`, the API's OpenAPI document under
+//! openapi-spec-validator. A document must pass, and broken copies of it
+//! must fail, so that the check is known to bite.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,6 +13,9 @@ pub enum Linter {
     /// `sam validate --lint`, offline: the SAM CLI from SEED_TEST_SAM (which
     /// scripts/test sets) or `sam` on the PATH.
     SamValidate,
+    /// openapi-spec-validator, from SEED_TEST_OPENAPI_VALIDATOR (which
+    /// scripts/test sets).
+    OpenApiValidator,
 }
 
 impl Linter {
@@ -19,6 +23,7 @@ impl Linter {
         match self {
             Linter::CfnLint => cfn_lint(path),
             Linter::SamValidate => sam_validate(path),
+            Linter::OpenApiValidator => openapi_validator(path),
         }
     }
 }
@@ -49,6 +54,17 @@ pub fn cfn_lint(path: &Path) -> (bool, String) {
     verdict(&output)
 }
 
+fn openapi_validator(path: &Path) -> (bool, String) {
+    let validator = std::env::var("SEED_TEST_OPENAPI_VALIDATOR").unwrap_or_else(|_| {
+        panic!("SEED_TEST_OPENAPI_VALIDATOR is unset: run ./scripts/test, which installs openapi-spec-validator and sets it")
+    });
+    let output = Command::new(&validator)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {validator} ({error}): run ./scripts/test"));
+    verdict(&output)
+}
+
 /// Asserts that `template` passes `linter` and that each copy broken by
 /// replacing `from` with `to` (named `what`) fails it.
 pub fn assert_lint_passes_and_breakages_fail(
@@ -66,7 +82,8 @@ pub fn assert_lint_passes_and_breakages_fail(
     for (what, from, to) in breakages {
         assert!(
             original.contains(from),
-            "the template no longer has {from:?}"
+            "{} no longer has {from:?}",
+            template.display()
         );
         let broken = tempfile::Builder::new()
             .prefix("seed-broken-")
@@ -78,7 +95,8 @@ pub fn assert_lint_passes_and_breakages_fail(
         let (passed, output) = linter.run(broken.path());
         assert!(
             !passed,
-            "{linter:?} accepted a template with {what}:\n{output}"
+            "{linter:?} accepted {} with {what}:\n{output}",
+            template.display()
         );
     }
 }

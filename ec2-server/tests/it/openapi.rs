@@ -6,43 +6,21 @@
 
 use harness::mutant_proxy::{Defect, MutantProxy};
 use harness::openapi::{self, FrontEnd};
+use harness::templates::{assert_lint_passes_and_breakages_fail, Linter};
 
 use crate::support::{spawn_app, spawn_app_on_dynamodb, spawn_app_with};
-
-/// Runs schemathesis off the async workers, which keep serving.
-async fn conforms(document: std::path::PathBuf, url: String, token: Option<&'static str>) {
-    tokio::task::spawn_blocking(move || {
-        openapi::assert_conforms(&document, &url, token, FrontEnd::Direct)
-    })
-    .await
-    .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()));
-}
-
-async fn fails(url: String) -> openapi::Run {
-    tokio::task::spawn_blocking(move || {
-        openapi::run(&openapi::document(), &url, None, FrontEnd::Direct)
-    })
-    .await
-    .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()))
-}
 
 #[test]
 #[ignore = "needs openapi-spec-validator (Python); ./scripts/test runs it"]
 fn the_document_is_valid_openapi_and_a_broken_copy_is_not() {
-    let (valid, said) = openapi::validate(&openapi::document());
-    assert!(valid, "docs/openapi.yaml is not valid OpenAPI:\n{said}");
-    let text = std::fs::read_to_string(openapi::document()).expect("readable");
-    let broken = tempfile::NamedTempFile::with_suffix(".yaml").expect("a temporary file");
-    // A response without its required description.
-    std::fs::write(
-        broken.path(),
-        text.replacen("description: No body.", "summary: No body.", 1),
-    )
-    .expect("write the copy");
-    let (valid, said) = openapi::validate(broken.path());
-    assert!(
-        !valid,
-        "the validator accepted a response without a description:\n{said}"
+    assert_lint_passes_and_breakages_fail(
+        Linter::OpenApiValidator,
+        &openapi::document(),
+        &[(
+            "a response without its required description",
+            "description: No body.",
+            "summary: No body.",
+        )],
     );
 }
 
@@ -50,14 +28,26 @@ fn the_document_is_valid_openapi_and_a_broken_copy_is_not() {
 #[ignore = "needs schemathesis (Python); ./scripts/test runs it"]
 async fn the_server_on_memory_answers_as_the_document_says() {
     let server = spawn_app().await;
-    conforms(openapi::document(), server.url(""), None).await;
+    openapi::assert_conforms(
+        &openapi::document(),
+        &server.url(""),
+        None,
+        FrontEnd::Direct,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs schemathesis (Python) and DynamoDB Local; ./scripts/test runs it"]
 async fn the_server_on_dynamodb_answers_as_the_document_says() {
     let server = spawn_app_on_dynamodb().await;
-    conforms(openapi::document(), server.url(""), None).await;
+    openapi::assert_conforms(
+        &openapi::document(),
+        &server.url(""),
+        None,
+        FrontEnd::Direct,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,22 +62,23 @@ async fn a_write_protected_server_answers_as_the_document_says_and_refuses_posts
     ]);
     let server = spawn_app_with(settings, std::sync::Arc::new(shared::MemoryStore::new())).await;
     let protected = openapi::protected_document();
-    conforms(
-        protected.path().to_path_buf(),
-        server.url(""),
+    openapi::assert_conforms(
+        protected.path(),
+        &server.url(""),
         Some("openapi-t0ken"),
+        FrontEnd::Direct,
     )
     .await;
     // The same run without the token's protection fails: POSTs that should
     // have been refused were stored.
     let open = spawn_app().await;
-    let url = open.url("");
-    let path = protected.path().to_path_buf();
-    let run = tokio::task::spawn_blocking(move || {
-        openapi::run(&path, &url, Some("openapi-t0ken"), FrontEnd::Direct)
-    })
-    .await
-    .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()));
+    let run = openapi::run(
+        protected.path(),
+        &open.url(""),
+        Some("openapi-t0ken"),
+        FrontEnd::Direct,
+    )
+    .await;
     assert!(
         !run.passed && run.output.contains("ST401"),
         "schemathesis did not catch a server that stores POSTs without the token:\n{}",
@@ -95,28 +86,27 @@ async fn a_write_protected_server_answers_as_the_document_says_and_refuses_posts
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs schemathesis (Python); ./scripts/test runs it"]
-async fn a_copy_without_cache_control_fails_the_document() {
+/// A copy of the server with `defect` fails the document's run, which
+/// names `finding`.
+async fn a_copy_fails_the_document(defect: Defect, finding: &str) {
     let server = spawn_app().await;
-    let mutant = MutantProxy::start(server.address, Defect::NoCacheControl).await;
-    let run = fails(mutant.url()).await;
+    let mutant = MutantProxy::start(server.address, defect).await;
+    let run = openapi::run(&openapi::document(), &mutant.url(), None, FrontEnd::Direct).await;
     assert!(
-        !run.passed && run.output.contains("Cache-Control"),
-        "schemathesis passed a server whose answers lack Cache-Control:\n{}",
+        !run.passed && run.output.contains(finding),
+        "schemathesis passed a copy of the server with {defect:?} (no {finding:?} found):\n{}",
         run.output
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs schemathesis (Python); ./scripts/test runs it"]
+async fn a_copy_without_cache_control_fails_the_document() {
+    a_copy_fails_the_document(Defect::NoCacheControl, "Cache-Control").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs schemathesis (Python); ./scripts/test runs it"]
 async fn a_copy_that_answers_a_string_num_with_500_fails_the_document() {
-    let server = spawn_app().await;
-    let mutant = MutantProxy::start(server.address, Defect::ServerErrorOnStringNum).await;
-    let run = fails(mutant.url()).await;
-    assert!(
-        !run.passed && run.output.contains("Server error"),
-        "schemathesis passed a server that answers a string num with 500:\n{}",
-        run.output
-    );
+    a_copy_fails_the_document(Defect::ServerErrorOnStringNum, "Server error").await;
 }
