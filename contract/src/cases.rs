@@ -380,7 +380,7 @@ cases! { $
 // these against a service started as each case says.
 
 /// Write protection, on a service started with the write token `token`: a
-/// POST without it, with another token, another scheme or two credentials
+/// POST without it, with another token, a prefix of it or another scheme
 /// gets `401` with `WWW-Authenticate: Bearer`, before its body is read (an
 /// oversize body is a 401, not a 413) and with the seed unchanged; with
 /// it, the POST is stored; GET, HEAD and OPTIONS stay open.

@@ -206,12 +206,12 @@ fn ignoring_environment(
     command: clap::Command,
     ignored: impl Fn(&std::ffi::OsStr) -> bool,
 ) -> clap::Command {
-    let empty: Vec<clap::Id> = command
+    let without_fallback: Vec<clap::Id> = command
         .get_arguments()
         .filter(|arg| arg.get_env().is_some_and(&ignored))
         .map(|arg| arg.get_id().clone())
         .collect();
-    empty.into_iter().fold(command, |command, id| {
+    without_fallback.into_iter().fold(command, |command, id| {
         command.mut_arg(id, |arg| arg.env(None))
     })
 }

@@ -82,15 +82,8 @@ async fn forward(
         && serde_json::from_slice::<serde_json::Value>(&body)
             .is_ok_and(|value| value.get("num").is_some_and(serde_json::Value::is_string))
     {
-        let mut response = Response::new(Full::new(Bytes::from_static(
-            br#"{"error": "internal error"}"#,
-        )));
-        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        response.headers_mut().insert(
-            "content-type",
-            http::HeaderValue::from_static("application/json"),
-        );
-        return response;
+        // The server's own last-resort answer, given where it must not be.
+        return shared::ApiError::Internal.into_response().map(Full::new);
     }
     let headers: Vec<(String, String)> = parts
         .headers
