@@ -7,12 +7,7 @@ use crate::support::process;
 /// The lines of the first `sh` block under `heading` in README.md, with
 /// continuation lines joined.
 fn commands_under(heading: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(harness::workspace_root().join("README.md"))
-        .expect("README.md is readable");
-    let section = readme
-        .split_once(&format!("\n{heading}\n"))
-        .unwrap_or_else(|| panic!("README.md has no heading {heading:?}"))
-        .1;
+    let section = harness::docs::section("README.md", heading);
     let block = section
         .split_once("```sh\n")
         .and_then(|(_, rest)| rest.split_once("```"))
