@@ -119,7 +119,9 @@ async fn forward(
     let mut response = Response::new(Full::new(reply.body));
     *response.status_mut() = reply.status;
     *response.headers_mut() = reply.headers;
-    response.headers_mut().remove("content-length");
+    // The body is whole, so the length stays (a HEAD answer has only the
+    // header to say it); how the connection goes on is the proxy's own.
+    response.headers_mut().remove("transfer-encoding");
     response.headers_mut().remove("connection");
     if matches!(defect, Defect::NoCacheControl) {
         response.headers_mut().remove("cache-control");
