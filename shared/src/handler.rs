@@ -26,13 +26,19 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 /// a load-balanced deployment can see which backend served them.
 pub const INSTANCE_HEADER: &str = "x-seed-instance";
 
-/// Serves the seed from a store. Cheap to clone; one per process.
+/// Serves the seed from a store. One per process, shared by reference:
+/// a clone copies its header maps.
 #[derive(Clone)]
 pub struct SeedHandler {
     store: Arc<dyn Store>,
     outage_log: Arc<OutageLog>,
     instance_name: Option<HeaderValue>,
     write_token: Option<WriteToken>,
+    /// The headers of a seed answer and of the `OPTIONS` answer, which never
+    /// change: cloning a finished map is cheaper than building one per
+    /// request (it hashes no names).
+    seed_headers: HeaderMap,
+    options_headers: HeaderMap,
 }
 
 /// An instance name that cannot be sent in an HTTP header.
@@ -42,11 +48,21 @@ pub struct InvalidInstanceName(pub String);
 
 impl SeedHandler {
     pub fn new(store: Arc<dyn Store>) -> Self {
+        let mut seed_headers = HeaderMap::with_capacity(3);
+        seed_headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        seed_headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let mut options_headers = HeaderMap::with_capacity(2);
+        options_headers.insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
         Self {
             outage_log: Arc::new(OutageLog::new(store.kind(), SUMMARY_INTERVAL)),
             store,
             instance_name: None,
             write_token: None,
+            seed_headers,
+            options_headers,
         }
     }
 
@@ -62,6 +78,8 @@ impl SeedHandler {
             .ok()
             .filter(|_| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
             .ok_or_else(|| InvalidInstanceName(name.to_string()))?;
+        self.seed_headers.insert(INSTANCE_HEADER, value.clone());
+        self.options_headers.insert(INSTANCE_HEADER, value.clone());
         self.instance_name = Some(value);
         Ok(self)
     }
@@ -85,26 +103,31 @@ impl SeedHandler {
         B: Body,
         B::Error: Into<BoxError>,
     {
-        let started = Instant::now();
-        let mut response = match self.route(method, path, headers, body).await {
+        // Read the clock only for the log line that reports it.
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+        let response = match self.route(method, path, headers, body).await {
+            // Built from the constant maps, which name the instance.
             Ok(response) => response,
             Err(error) => {
                 if let Some(cause) = error.store_error() {
                     self.outage_log.failure(cause);
                 }
-                error.into_response()
+                let mut response = error.into_response();
+                if let Some(name) = &self.instance_name {
+                    response.headers_mut().insert(INSTANCE_HEADER, name.clone());
+                }
+                response
             }
         };
-        if let Some(name) = &self.instance_name {
-            response.headers_mut().insert(INSTANCE_HEADER, name.clone());
+        if let Some(started) = started {
+            tracing::debug!(
+                %method,
+                path,
+                status = response.status().as_u16(),
+                micros = started.elapsed().as_micros() as u64,
+                "request"
+            );
         }
-        tracing::debug!(
-            %method,
-            path,
-            status = response.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
-            "request"
-        );
         response
     }
 
@@ -123,9 +146,9 @@ impl SeedHandler {
             return Err(ApiError::NotFound);
         }
         match *method {
-            Method::GET => Ok(seed_response(&self.get().await?)),
+            Method::GET => Ok(self.seed_response(&self.get().await?)),
             Method::HEAD => {
-                let mut response = seed_response(&self.get().await?);
+                let mut response = self.seed_response(&self.get().await?);
                 let body = std::mem::take(response.body_mut());
                 response
                     .headers_mut()
@@ -152,14 +175,12 @@ impl SeedHandler {
                     }
                 })?;
                 self.outage_log.success();
-                Ok(seed_response(&seed))
+                Ok(self.seed_response(&seed))
             }
             Method::OPTIONS => {
                 let mut response = Response::new(Bytes::new());
                 *response.status_mut() = StatusCode::NO_CONTENT;
-                response
-                    .headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+                *response.headers_mut() = self.options_headers.clone();
                 Ok(response)
             }
             _ => Err(ApiError::MethodNotAllowed(method.clone())),
@@ -171,17 +192,12 @@ impl SeedHandler {
         self.outage_log.success();
         Ok(seed)
     }
-}
 
-fn seed_response(seed: &Seed) -> Response<Bytes> {
-    let mut response = Response::new(seed.to_bytes());
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    fn seed_response(&self, seed: &Seed) -> Response<Bytes> {
+        let mut response = Response::new(seed.to_bytes());
+        *response.headers_mut() = self.seed_headers.clone();
+        response
+    }
 }
 
 /// Reads a body of at most [`MAX_BODY_BYTES`]. A declared length over the
