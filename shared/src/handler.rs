@@ -90,8 +90,9 @@ impl SeedHandler {
 
     /// Answers one request. `path` is the request path without the query and
     /// without any prefix the transport adds (an API Gateway stage, say).
-    /// The body is read only for a POST to `/`, and never past
-    /// [`MAX_BODY_BYTES`].
+    /// Headers and body are read only for a POST to `/` (the body never
+    /// past [`MAX_BODY_BYTES`]), so a transport may give other requests no
+    /// headers and an empty body, and spare copying them.
     pub async fn handle<B>(
         &self,
         method: &Method,
