@@ -15,3 +15,9 @@ pub fn port_argument() -> u16 {
         .and_then(|pair| pair[1].parse().ok())
         .unwrap_or(8080)
 }
+
+/// A POST's body, `{"num": N}`, as both servers read it.
+#[derive(serde::Deserialize)]
+pub struct SeedInput {
+    pub num: i64,
+}

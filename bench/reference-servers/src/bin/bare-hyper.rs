@@ -17,22 +17,19 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-#[derive(serde::Deserialize)]
-struct SeedInput {
-    num: i64,
-}
-
 async fn answer(seed: &AtomicI64, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let status = match (request.method(), request.uri().path()) {
         (&Method::GET, "/") => StatusCode::OK,
         (&Method::POST, "/") => match request.into_body().collect().await {
-            Ok(body) => match serde_json::from_slice::<SeedInput>(&body.to_bytes()) {
-                Ok(input) => {
-                    seed.store(input.num, Ordering::Relaxed);
-                    StatusCode::OK
+            Ok(body) => {
+                match serde_json::from_slice::<reference_servers::SeedInput>(&body.to_bytes()) {
+                    Ok(input) => {
+                        seed.store(input.num, Ordering::Relaxed);
+                        StatusCode::OK
+                    }
+                    Err(_) => StatusCode::BAD_REQUEST,
                 }
-                Err(_) => StatusCode::BAD_REQUEST,
-            },
+            }
             Err(_) => StatusCode::BAD_REQUEST,
         },
         _ => StatusCode::NOT_FOUND,

@@ -15,11 +15,6 @@ use tokio::net::TcpListener;
 use tower_service::Service;
 use warp::Filter;
 
-#[derive(serde::Deserialize)]
-struct SeedInput {
-    num: i64,
-}
-
 fn answer(status: StatusCode, seed: &AtomicI64) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(seed.load(Ordering::Relaxed).to_string()));
     *response.status_mut() = status;
@@ -39,7 +34,7 @@ fn main() -> std::io::Result<()> {
         .and(warp::path::end())
         .and(warp::body::bytes())
         .map(move |body: Bytes| {
-            let status = match serde_json::from_slice::<SeedInput>(&body) {
+            let status = match serde_json::from_slice::<reference_servers::SeedInput>(&body) {
                 Ok(input) => {
                     seed.store(input.num, Ordering::Relaxed);
                     StatusCode::OK
