@@ -16,7 +16,8 @@ use crate::{free_port, ChildGuard};
 
 const HOW_TO_BUILD: &str = "run the tests with ./scripts/test, which installs cargo-lambda and \
      builds the function; or `pip install cargo-lambda ziglang`, `cargo lambda build --release --bin seed-lambda` \
-     and set SEED_TEST_LAMBDA_BOOTSTRAP=target/lambda/seed-lambda/bootstrap";
+     and set SEED_TEST_LAMBDA_BOOTSTRAP to a copy of target/lambda/seed-lambda/bootstrap \
+     (`sam build` rewrites that file, which fails while a test runs it)";
 
 /// The `bootstrap` the tests run. Panics, saying what to do, if it is not
 /// configured or not there.
