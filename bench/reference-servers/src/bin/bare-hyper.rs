@@ -14,8 +14,6 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
 async fn answer(seed: &AtomicI64, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let status = match (request.method(), request.uri().path()) {
@@ -43,27 +41,13 @@ async fn answer(seed: &AtomicI64, request: Request<Incoming>) -> Response<Full<B
 
 fn main() -> std::io::Result<()> {
     let port = reference_servers::port_argument();
+    let seed = Arc::new(AtomicI64::new(0));
+    let service = service_fn(move |request| {
+        let seed = Arc::clone(&seed);
+        async move { Ok::<_, Infallible>(answer(&seed, request).await) }
+    });
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(async move {
-            let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-            let seed = Arc::new(AtomicI64::new(0));
-            loop {
-                let (stream, _) = listener.accept().await?;
-                stream.set_nodelay(true)?;
-                let seed = Arc::clone(&seed);
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| {
-                        let seed = Arc::clone(&seed);
-                        async move { Ok::<_, Infallible>(answer(&seed, request).await) }
-                    });
-                    // A client that goes away mid-request is not this
-                    // benchmark's business.
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        })
+        .block_on(reference_servers::serve(port, service))
 }

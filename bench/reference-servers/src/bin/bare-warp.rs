@@ -10,8 +10,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use tower_service::Service;
 use warp::Filter;
 
@@ -44,26 +42,14 @@ fn main() -> std::io::Result<()> {
             answer(status, &seed)
         });
     let service = warp::service(get.or(post));
+    // warp's service is tower's (`call(&mut self)`); hyper calls through
+    // `&self`, so each request calls a clone.
+    let service = hyper::service::service_fn(move |request| {
+        let mut service = service.clone();
+        async move { service.call(request).await }
+    });
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(async move {
-            let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-            loop {
-                let (stream, _) = listener.accept().await?;
-                stream.set_nodelay(true)?;
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let mut service = service.clone();
-                        async move { service.call(request).await }
-                    });
-                    // A client that goes away mid-request is not this
-                    // benchmark's business.
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        })
+        .block_on(reference_servers::serve(port, service))
 }
