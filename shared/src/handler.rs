@@ -32,11 +32,10 @@ pub const INSTANCE_HEADER: &str = "x-seed-instance";
 pub struct SeedHandler {
     store: Arc<dyn Store>,
     outage_log: Arc<OutageLog>,
-    instance_name: Option<HeaderValue>,
     write_token: Option<WriteToken>,
     /// The headers of a seed answer and of the `OPTIONS` answer, which never
     /// change: cloning a finished map is cheaper than building one per
-    /// request (it hashes no names).
+    /// request (it hashes no names). Both carry the instance name, if any.
     seed_headers: HeaderMap,
     options_headers: HeaderMap,
 }
@@ -59,7 +58,6 @@ impl SeedHandler {
         Self {
             outage_log: Arc::new(OutageLog::new(store.kind(), SUMMARY_INTERVAL)),
             store,
-            instance_name: None,
             write_token: None,
             seed_headers,
             options_headers,
@@ -79,8 +77,7 @@ impl SeedHandler {
             .filter(|_| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
             .ok_or_else(|| InvalidInstanceName(name.to_string()))?;
         self.seed_headers.insert(INSTANCE_HEADER, value.clone());
-        self.options_headers.insert(INSTANCE_HEADER, value.clone());
-        self.instance_name = Some(value);
+        self.options_headers.insert(INSTANCE_HEADER, value);
         Ok(self)
     }
 
@@ -114,7 +111,8 @@ impl SeedHandler {
                     self.outage_log.failure(cause);
                 }
                 let mut response = error.into_response();
-                if let Some(name) = &self.instance_name {
+                // The one name, kept in the seed answer's headers.
+                if let Some(name) = self.seed_headers.get(INSTANCE_HEADER) {
                     response.headers_mut().insert(INSTANCE_HEADER, name.clone());
                 }
                 response
