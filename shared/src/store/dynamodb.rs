@@ -7,15 +7,17 @@
 //! DynamoDB *string*: a DynamoDB number holds only 38 digits and a seed may
 //! have 4300. A missing item means the seed is 0.
 //!
-//! Every GET is one strongly consistent `GetItem` and every POST one
-//! `PutItem`: no cache, so an acknowledged write is what every instance reads
-//! next, and concurrent writers resolve as last writer wins.
+//! Every POST is one `PutItem`, and every GET is answered by a strongly
+//! consistent `GetItem` sent after it arrived, shared with the other GETs
+//! waiting then ([`SharedReads`]): no cache, so an acknowledged write is what
+//! every instance reads next, and concurrent writers resolve as last writer
+//! wins.
 //!
 //! A write takes effect at most once. A `PutItem` whose attempt timed out or
 //! lost its connection may still be applied later, so sending it again could
 //! apply it twice, the second time over a newer acknowledged write. Reads are
 //! retried freely; a write is retried only when DynamoDB's answer proves it
-//! was not applied (throttling), see [`WriteRetries`].
+//! was not applied (throttling), see [`RetryRule`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,7 @@ use aws_sdk_dynamodb::config::retry::{ClassifyRetry, RetryAction, RetryConfig};
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents, SharedHttpClient};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::get_item::GetItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -40,6 +43,7 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority;
 
+use super::shared_reads::{ReadSeed, SharedReads};
 use super::{Store, StoreError};
 use crate::seed::Seed;
 
@@ -50,12 +54,20 @@ pub const SEED_ITEM_KEY: &str = "seed";
 /// The attribute that holds the seed's canonical decimal, as a string.
 pub const VALUE_ATTRIBUTE: &str = "value";
 
-/// The seed in a DynamoDB table. Build it once per process: the SDK client
-/// inside keeps its connections and credentials for every request.
-#[derive(Debug, Clone)]
+/// The seed in a DynamoDB table. Build it once per process: the SDK clients
+/// inside keep their connections and credentials for every request, and
+/// its GETs share reads ([`SharedReads`]).
 pub struct DynamoDbStore {
-    /// Reads (and table administration): retried after any passing failure.
-    client: Client,
+    item: Arc<SeedItem>,
+    reads: SharedReads<SeedItem>,
+}
+
+/// The seed's item, and the clients that read and write it.
+#[derive(Debug)]
+struct SeedItem {
+    /// Reads (and table administration): retried after a passing failure,
+    /// except a refusal for their rate, which [`SharedReads`] paces.
+    reads: Client,
     /// Writes: one attempt, sent again only after a throttling refusal.
     writes: Client,
     table: String,
@@ -84,32 +96,37 @@ impl DynamoDbStore {
         // one retry on a fresh one. A write attempt may use all of it: it is
         // not sent again if it stalls, so nothing is gained by cutting it
         // short. (Two clients rather than a per-call override of one: the
-        // override's code made the Lambda bootstrap 107 kB larger.)
+        // override's code made the Lambda bootstrap larger.)
         let reads = config
             .clone()
             .timeout_config(timeouts(call_timeout, call_timeout / 2))
+            .retry_classifier(RetryRule::Read)
             .build();
         let writes = config
             .timeout_config(timeouts(call_timeout, call_timeout))
-            .retry_classifier(WriteRetries)
+            .retry_classifier(RetryRule::Write)
             .build();
-        DynamoDbStore {
-            client: Client::from_conf(reads),
+        let item = Arc::new(SeedItem {
+            reads: Client::from_conf(reads),
             writes: Client::from_conf(writes),
             table: table.into(),
             call_timeout,
             observer,
+        });
+        DynamoDbStore {
+            reads: SharedReads::new(Arc::clone(&item), call_timeout),
+            item,
         }
     }
 
     pub fn table(&self) -> &str {
-        &self.table
+        &self.item.table
     }
 
     /// HTTP requests sent to DynamoDB so far, retries included: lets tests
     /// prove that each GET and POST costs exactly one call.
     pub fn requests_sent(&self) -> u64 {
-        self.observer.requests_sent.load(Ordering::Relaxed)
+        self.item.observer.requests_sent.load(Ordering::Relaxed)
     }
 
     /// Reads the seed once, to report a missing table, missing credentials or
@@ -123,10 +140,10 @@ impl DynamoDbStore {
     /// For local development and tests: it needs `CreateTable` and
     /// `DescribeTable`, which deployed instances are not given.
     pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
-        let created = self
-            .client
+        let SeedItem { reads, table, .. } = &*self.item;
+        let created = reads
             .create_table()
-            .table_name(&self.table)
+            .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(
                 AttributeDefinition::builder()
@@ -147,15 +164,14 @@ impl DynamoDbStore {
             .send()
             .await;
         match created {
-            Ok(_) => tracing::info!(table = %self.table, "created the DynamoDB table"),
+            Ok(_) => tracing::info!(%table, "created the DynamoDB table"),
             Err(error) if error.code() == Some("ResourceInUseException") => {}
             Err(error) => return Err(classify(error, ADMIN_CALL_TIMEOUT, None)),
         }
         for _ in 0..60 {
-            let described = self
-                .client
+            let described = reads
                 .describe_table()
-                .table_name(&self.table)
+                .table_name(table)
                 .customize()
                 .config_override(admin_timeouts())
                 .send()
@@ -168,13 +184,14 @@ impl DynamoDbStore {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         Err(StoreError::Other(format!(
-            "table {} did not become active within 30 s",
-            self.table
+            "table {table} did not become active within 30 s"
         )))
     }
 }
 
-impl DynamoDbStore {
+impl SeedItem {
+    /// Names a failed call, with the last attempt's failure if the call ran
+    /// out of time.
     fn classify<E, R>(&self, error: SdkError<E, R>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -186,13 +203,28 @@ impl DynamoDbStore {
             self.observer.recent_failure(self.call_timeout),
         )
     }
+
+    async fn put(&self, seed: &Seed) -> Result<(), StoreError> {
+        self.writes
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY_ATTRIBUTE, AttributeValue::S(SEED_ITEM_KEY.to_string()))
+            .item(
+                VALUE_ATTRIBUTE,
+                AttributeValue::S(seed.as_str().to_string()),
+            )
+            .send()
+            .await
+            .map_err(|error| self.classify(error))?;
+        Ok(())
+    }
 }
 
 #[async_trait]
-impl Store for DynamoDbStore {
-    async fn get(&self) -> Result<Seed, StoreError> {
+impl ReadSeed for SeedItem {
+    async fn read_seed(&self) -> Result<Seed, StoreError> {
         let output = self
-            .client
+            .reads
             .get_item()
             .table_name(&self.table)
             .key(KEY_ATTRIBUTE, AttributeValue::S(SEED_ITEM_KEY.to_string()))
@@ -222,19 +254,19 @@ impl Store for DynamoDbStore {
         }
     }
 
+    fn no_answer_within(&self, bound: Duration) -> StoreError {
+        timed_out(bound, self.observer.recent_failure(bound))
+    }
+}
+
+#[async_trait]
+impl Store for DynamoDbStore {
+    async fn get(&self) -> Result<Seed, StoreError> {
+        self.reads.get().await
+    }
+
     async fn put(&self, seed: &Seed) -> Result<(), StoreError> {
-        self.writes
-            .put_item()
-            .table_name(&self.table)
-            .item(KEY_ATTRIBUTE, AttributeValue::S(SEED_ITEM_KEY.to_string()))
-            .item(
-                VALUE_ATTRIBUTE,
-                AttributeValue::S(seed.as_str().to_string()),
-            )
-            .send()
-            .await
-            .map_err(|error| self.classify(error))?;
-        Ok(())
+        self.item.put(seed).await
     }
 
     fn kind(&self) -> &'static str {
@@ -257,14 +289,19 @@ fn timeouts(call_timeout: Duration, attempt_timeout: Duration) -> TimeoutConfig 
         .build()
 }
 
-/// The retry rule of a write: retried only when DynamoDB refused it for its
-/// request rate, an answer that proves it was not applied. Anything else
-/// (an attempt that timed out, a lost connection, a 5xx, which AWS documents
-/// as "may have succeeded") ends the call, and the client gets a `503` that
-/// says the write may have landed. Runs after the SDK's own classifiers and
-/// overrides them.
-#[derive(Debug)]
-struct WriteRetries;
+/// Which failed attempts the SDK sends again, beyond its own rules. A
+/// write is retried only when DynamoDB refused it for its request rate, an
+/// answer that proves it was not applied; anything else (an attempt that
+/// timed out, a lost connection, a 5xx, which AWS documents as "may have
+/// succeeded") ends the call, and the client gets a `503` that says the
+/// write may have landed. A read refused for its rate is not retried here:
+/// [`SharedReads`] sends the next read after a spacing it keeps for the
+/// whole process. Runs after the SDK's own classifiers and overrides them.
+#[derive(Debug, Clone, Copy)]
+enum RetryRule {
+    Read,
+    Write,
+}
 
 /// DynamoDB's error codes for a request refused before it was applied
 /// because of the request rate.
@@ -274,25 +311,31 @@ const THROTTLING_ERRORS: &[&str] = &[
     "ThrottlingException",
 ];
 
-impl ClassifyRetry for WriteRetries {
+impl ClassifyRetry for RetryRule {
     fn classify_retry(&self, context: &InterceptorContext) -> RetryAction {
         let Some(Err(error)) = context.output_or_error() else {
             return RetryAction::NoActionIndicated;
         };
-        let refused_for_rate = error
-            .as_operation_error()
-            .and_then(|error| error.downcast_ref::<PutItemError>())
-            .and_then(|error| error.code())
-            .is_some_and(|code| THROTTLING_ERRORS.contains(&code));
-        if refused_for_rate {
-            RetryAction::throttling_error()
-        } else {
-            RetryAction::RetryForbidden
+        let operation = error.as_operation_error();
+        let code = match self {
+            RetryRule::Read => operation
+                .and_then(|error| error.downcast_ref::<GetItemError>())
+                .and_then(|error| error.code()),
+            RetryRule::Write => operation
+                .and_then(|error| error.downcast_ref::<PutItemError>())
+                .and_then(|error| error.code()),
+        };
+        let refused_for_rate = code.is_some_and(|code| THROTTLING_ERRORS.contains(&code));
+        match (self, refused_for_rate) {
+            (RetryRule::Read, true) => RetryAction::RetryForbidden,
+            (RetryRule::Read, false) => RetryAction::NoActionIndicated,
+            (RetryRule::Write, true) => RetryAction::throttling_error(),
+            (RetryRule::Write, false) => RetryAction::RetryForbidden,
         }
     }
 
     fn name(&self) -> &'static str {
-        "SeedWriteRetries"
+        "SeedRetryRule"
     }
 
     fn priority(&self) -> RetryClassifierPriority {
@@ -335,17 +378,7 @@ where
         );
     }
     match &error {
-        SdkError::TimeoutError(_) => {
-            return match last_attempt {
-                Some(AttemptFailure::Connection(why)) => StoreError::Unreachable(format!(
-                    "no answer within {call_timeout:?}; the last attempt failed: {why}"
-                )),
-                Some(AttemptFailure::Other(why)) => StoreError::TimedOut(format!(
-                    "no answer within {call_timeout:?}; the last attempt failed: {why}"
-                )),
-                None => StoreError::TimedOut(format!("no answer within {call_timeout:?}")),
-            };
-        }
+        SdkError::TimeoutError(_) => return timed_out(call_timeout, last_attempt),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => {
             return StoreError::TimedOut(format!("no answer within {call_timeout:?}"))
         }
@@ -366,6 +399,20 @@ where
         ) => StoreError::AccessDenied(detail),
         _ if matches!(error, SdkError::DispatchFailure(_)) => StoreError::Unreachable(detail),
         _ => StoreError::Other(detail),
+    }
+}
+
+/// A call that did not answer within `bound`, named by its last attempt's
+/// failure: a connection that failed means the store could not be reached.
+fn timed_out(bound: Duration, last_attempt: Option<AttemptFailure>) -> StoreError {
+    match last_attempt {
+        Some(AttemptFailure::Connection(why)) => StoreError::Unreachable(format!(
+            "no answer within {bound:?}; the last attempt failed: {why}"
+        )),
+        Some(AttemptFailure::Other(why)) => StoreError::TimedOut(format!(
+            "no answer within {bound:?}; the last attempt failed: {why}"
+        )),
+        None => StoreError::TimedOut(format!("no answer within {bound:?}")),
     }
 }
 

@@ -9,6 +9,8 @@ use crate::seed::Seed;
 pub mod dynamodb;
 pub mod memory;
 pub mod outage_log;
+#[cfg(feature = "dynamodb")]
+pub mod shared_reads;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoDbStore;
@@ -39,7 +41,7 @@ pub trait Store: Send + Sync + 'static {
 /// Why the store could not answer; clients get `503` and may retry. A failed
 /// write changed nothing unless [`StoreError::write_may_have_landed`]: a
 /// request that reached the store and timed out may still be applied there.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the store did not answer in time: {0}")]
     TimedOut(String),

@@ -46,14 +46,26 @@ pub struct OutageLog {
     store: &'static str,
     interval: Duration,
     in_outage: AtomicBool,
-    outage: Mutex<Option<Outage>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    outage: Option<Outage>,
+    /// When a failure or recovery line was last written, in any outage: a
+    /// store that fails and answers by turns (throttling) writes no more
+    /// than one failure line per interval.
+    last_line: Option<Instant>,
+    /// Failures since that line.
+    since_last_line: u64,
 }
 
 struct Outage {
     started: Instant,
-    last_line: Instant,
-    since_last_line: u64,
     total: u64,
+    /// Whether its first failure was written; if not, its recovery is not
+    /// either, and its failures are counted in the next line.
+    written: bool,
 }
 
 impl OutageLog {
@@ -62,7 +74,7 @@ impl OutageLog {
             store,
             interval,
             in_outage: AtomicBool::new(false),
-            outage: Mutex::new(None),
+            state: Mutex::default(),
         }
     }
 
@@ -79,48 +91,56 @@ impl OutageLog {
         self.success_at(Instant::now())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Outage>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding this lock leaves plain counters behind.
-        self.outage
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn failure_at(&self, cause: &StoreError, now: Instant) -> Logged {
-        let mut outage = self.lock();
-        let Some(current) = outage.as_mut() else {
-            *outage = Some(Outage {
-                started: now,
-                last_line: now,
-                since_last_line: 0,
-                total: 1,
-            });
-            self.in_outage.store(true, Ordering::Relaxed);
-            let summary_interval = self.interval;
-            log_failure!(cause, store = self.store, error = %cause, ?summary_interval,
-                "store call failed; until it answers again, failures are summarised once per interval");
-            return Logged::FirstFailure;
-        };
-        current.total += 1;
-        current.since_last_line += 1;
-        if now.duration_since(current.last_line) < self.interval {
+        let mut state = self.lock();
+        let state = &mut *state;
+        state.since_last_line += 1;
+        let outage = state.outage.get_or_insert(Outage {
+            started: now,
+            total: 0,
+            written: false,
+        });
+        outage.total += 1;
+        self.in_outage.store(true, Ordering::Relaxed);
+        if state
+            .last_line
+            .is_some_and(|line| now.duration_since(line) < self.interval)
+        {
             return Logged::Nothing;
         }
-        let failures = current.since_last_line;
-        let seconds = now.duration_since(current.last_line).as_secs();
-        current.last_line = now;
-        current.since_last_line = 0;
-        log_failure!(cause, store = self.store, failures, seconds, latest_error = %cause,
-            "store calls still failing");
-        Logged::Summary { failures }
+        let failures = std::mem::take(&mut state.since_last_line);
+        let seconds = state
+            .last_line
+            .replace(now)
+            .map_or(0, |line| now.duration_since(line).as_secs());
+        if std::mem::replace(&mut outage.written, true) {
+            log_failure!(cause, store = self.store, failures, seconds, latest_error = %cause,
+                "store calls still failing");
+            return Logged::Summary { failures };
+        }
+        let summary_interval = self.interval;
+        log_failure!(cause, store = self.store, error = %cause, failures, ?summary_interval,
+            "store call failed; until it answers again, failures are summarised once per interval");
+        Logged::FirstFailure
     }
 
     pub fn success_at(&self, now: Instant) -> Logged {
-        let mut outage = self.lock();
-        let Some(ended) = outage.take() else {
+        let mut state = self.lock();
+        let Some(ended) = state.outage.take() else {
             return Logged::Nothing;
         };
         self.in_outage.store(false, Ordering::Relaxed);
+        if !ended.written {
+            return Logged::Nothing;
+        }
+        state.last_line = Some(now);
         let outage_millis = now.duration_since(ended.started).as_millis() as u64;
         tracing::info!(
             store = self.store,
@@ -165,15 +185,49 @@ mod tests {
             log.success_at(start + Duration::from_secs(12)),
             Logged::Recovered { failures: 1003 }
         );
-        // Recovery is logged once; the next outage starts afresh.
+        // Recovery is logged once; an outage that begins an interval after
+        // the last line is written at once.
         assert_eq!(
             log.success_at(start + Duration::from_secs(13)),
             Logged::Nothing
         );
         assert_eq!(log.success(), Logged::Nothing);
         assert_eq!(
-            log.failure_at(&unreachable(), start + Duration::from_secs(14)),
+            log.failure_at(&unreachable(), start + Duration::from_secs(22)),
             Logged::FirstFailure
         );
+    }
+
+    #[test]
+    fn a_store_that_fails_and_answers_by_turns_writes_one_failure_line_per_interval() {
+        let log = OutageLog::new("test", Duration::from_secs(10));
+        let start = Instant::now();
+        let mut written = Vec::new();
+        // A failure and an answer every 10 ms for 25 s: 2,500 outages.
+        for n in 0..2_500u64 {
+            let at = start + Duration::from_millis(n * 10);
+            written.push(log.failure_at(&unreachable(), at));
+            written.push(log.success_at(at + Duration::from_millis(5)));
+        }
+        written.retain(|line| *line != Logged::Nothing);
+        assert_eq!(
+            written,
+            [
+                Logged::FirstFailure,
+                Logged::Recovered { failures: 1 },
+                Logged::FirstFailure,
+                Logged::Recovered { failures: 1 },
+                Logged::FirstFailure,
+                Logged::Recovered { failures: 1 },
+            ]
+        );
+        // The failures after the last line (from 20.03 s on) are counted,
+        // and the next line reports them.
+        assert_eq!(log.lock().since_last_line, 497);
+        assert_eq!(
+            log.failure_at(&unreachable(), start + Duration::from_secs(40)),
+            Logged::FirstFailure
+        );
+        assert_eq!(log.lock().since_last_line, 0);
     }
 }

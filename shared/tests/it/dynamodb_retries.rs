@@ -1,7 +1,8 @@
 //! Which DynamoDB calls the store sends again, against a stand-in endpoint
 //! that answers each request as scripted: DynamoDB Local can neither throttle
 //! nor fail with a 500 on demand. A write is sent again only after an answer
-//! that proves it was not applied; a read after any passing failure.
+//! that proves it was not applied; a read after any passing failure, and,
+//! when refused for its rate, as the next of the shared reads.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -161,4 +162,17 @@ async fn a_read_that_stalls_is_sent_again_within_the_bound() {
     let value = store.get().await.expect("the second attempt answers");
     assert_eq!(value.as_str(), "5");
     assert_eq!(dynamodb.received(), 2);
+}
+
+#[tokio::test]
+async fn a_read_refused_for_its_rate_more_often_than_the_sdk_tries_is_still_answered() {
+    use Answer::*;
+    let dynamodb = ScriptedDynamoDb::start(&[Throttled, Throttled, Throttled, Throttled, Ok]).await;
+    let store = dynamodb.store(Duration::from_secs(3));
+    let value = store
+        .get()
+        .await
+        .expect("the read after the refusals answers");
+    assert_eq!(value.as_str(), "5");
+    assert_eq!(dynamodb.received(), 5);
 }
