@@ -1,7 +1,7 @@
 //! The real parts the tests run, started and stopped by the tests
 //! themselves: DynamoDB Local, the Lambda runtime emulator, `sam local`,
 //! the HAProxy replica of the EC2 stack, a Parameter Store stand-in, a slow
-//! TCP proxy, and the template linters. What a test starts is owned by a
+//! TCP proxy, a proxy that throttles DynamoDB, and the template linters. What a test starts is owned by a
 //! [`ChildGuard`] (or a type holding one) and stopped when it drops.
 //!
 //! Nothing here skips: a part that is missing fails the test and says how
@@ -10,6 +10,7 @@
 pub mod child;
 pub mod docs;
 pub mod dynamodb_local;
+pub mod http_proxy;
 pub mod lambda_emulator;
 pub mod mutant_proxy;
 pub mod openapi;
@@ -19,6 +20,7 @@ pub mod replica;
 pub mod sam_local;
 pub mod slow_proxy;
 pub mod templates;
+pub mod throttling_proxy;
 
 pub use child::ChildGuard;
 

@@ -18,4 +18,5 @@ mod replica;
 mod settings;
 mod slow_clients;
 mod support;
+mod throttling;
 mod write_protection;
