@@ -4,9 +4,11 @@
 //! the Lambda function on the same table), and what they saw must be one
 //! register's history (`contract::linearizability`): clean, while instances
 //! are killed with SIGKILL and revived, while the store stalls, and while
-//! the network to the store holds requests back. Stores that are wrong on
-//! purpose (writes retried blind, reads cached for 50 ms) show that the
-//! check bites.
+//! the network to the store holds requests back (the histories under an
+//! item's rate limit are in `throttling`). Every DynamoDB store here shares
+//! reads between the GETs waiting for them. Stores that are wrong on
+//! purpose (writes retried blind, reads cached for 50 ms, GETs that join a
+//! read already under way) show that the check bites.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -354,6 +356,75 @@ impl Store for CachedReads {
     fn is_shared(&self) -> bool {
         true
     }
+}
+
+/// The answer of a read under way, as the GETs that joined it wait for it.
+type ReadUnderWay = tokio::sync::watch::Receiver<Option<Result<Seed, StoreError>>>;
+
+/// A store whose GETs join the read already under way, if any (plain
+/// single-flight), each read's answer held 50 ms before it is given: that
+/// read may predate a write acknowledged before a GET that joins it.
+struct JoinsReadsUnderWay {
+    store: DynamoDbStore,
+    under_way: Mutex<Option<ReadUnderWay>>,
+}
+
+#[async_trait]
+impl Store for JoinsReadsUnderWay {
+    async fn get(&self) -> Result<Seed, StoreError> {
+        let joined = self.under_way.lock().expect("the read under way").clone();
+        if let Some(mut answer) = joined {
+            let answered = answer.wait_for(Option::is_some).await;
+            return match answered.as_deref() {
+                Ok(Some(outcome)) => outcome.clone(),
+                _ => Err(StoreError::Other("the read was abandoned".to_string())),
+            };
+        }
+        let (sender, answer) = tokio::sync::watch::channel(None);
+        *self.under_way.lock().expect("the read under way") = Some(answer);
+        let outcome = self.store.get().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        *self.under_way.lock().expect("the read under way") = None;
+        sender.send_replace(Some(outcome.clone()));
+        outcome
+    }
+
+    async fn put(&self, seed: &Seed) -> Result<(), StoreError> {
+        self.store.put(seed).await
+    }
+
+    fn kind(&self) -> &'static str {
+        "dynamodb, GETs join the read under way"
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
+async fn the_check_catches_gets_that_join_a_read_under_way() {
+    let proxy = proxy_to_shared_dynamodb().await;
+    let (_first, _second, targets) = two_servers_through(&proxy, STORE_TIMEOUT, |store| {
+        Arc::new(JoinsReadsUnderWay {
+            store,
+            under_way: Mutex::new(None),
+        }) as Arc<dyn Store>
+    })
+    .await;
+    let (recorded, verdict) = record_under(
+        "GETs join the read under way",
+        &targets,
+        workload(Duration::from_secs(4)),
+        |_| async {},
+    )
+    .await;
+    assert!(
+        verdict.is_err(),
+        "GETs that join a read under way went unnoticed: {}",
+        recorded.summary()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
