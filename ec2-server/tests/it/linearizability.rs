@@ -118,7 +118,7 @@ where
 
 /// [`record_under`], failing the test unless the history is a single
 /// register's.
-async fn record_one_register<F, Fut>(
+pub(crate) async fn record_one_register<F, Fut>(
     what: &str,
     targets: &[Target],
     workload: Workload,
@@ -404,31 +404,6 @@ impl Store for JoinsReadsUnderWay {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
-async fn the_check_catches_gets_that_join_a_read_under_way() {
-    let proxy = proxy_to_shared_dynamodb().await;
-    let (_first, _second, targets) = two_servers_through(&proxy, STORE_TIMEOUT, |store| {
-        Arc::new(JoinsReadsUnderWay {
-            store,
-            under_way: Mutex::new(None),
-        }) as Arc<dyn Store>
-    })
-    .await;
-    let (recorded, verdict) = record_under(
-        "GETs join the read under way",
-        &targets,
-        workload(Duration::from_secs(4)),
-        |_| async {},
-    )
-    .await;
-    assert!(
-        verdict.is_err(),
-        "GETs that join a read under way went unnoticed: {}",
-        recorded.summary()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn the_check_catches_writes_retried_blind_when_the_network_holds_them_back() {
     let proxy = proxy_to_shared_dynamodb().await;
     let (_first, _second, targets) = two_servers_through(&proxy, OLD_ATTEMPT, |store| {
@@ -449,19 +424,13 @@ async fn the_check_catches_writes_retried_blind_when_the_network_holds_them_back
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
-async fn the_check_catches_reads_cached_for_50_ms() {
+/// Two servers on `double`, a store wrong on purpose, with no fault: the
+/// history of 4 s through them must fail the check.
+async fn the_check_catches(what: &str, double: impl Fn(DynamoDbStore) -> Arc<dyn Store>) {
     let proxy = proxy_to_shared_dynamodb().await;
-    let (_first, _second, targets) = two_servers_through(&proxy, STORE_TIMEOUT, |store| {
-        Arc::new(CachedReads {
-            store,
-            copy: Mutex::new(None),
-        }) as Arc<dyn Store>
-    })
-    .await;
+    let (_first, _second, targets) = two_servers_through(&proxy, STORE_TIMEOUT, double).await;
     let (recorded, verdict) = record_under(
-        "reads cached",
+        what,
         &targets,
         workload(Duration::from_secs(4)),
         |_| async {},
@@ -469,7 +438,31 @@ async fn the_check_catches_reads_cached_for_50_ms() {
     .await;
     assert!(
         verdict.is_err(),
-        "a 50 ms read cache went unnoticed: {}",
+        "{what} went unnoticed: {}",
         recorded.summary()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
+async fn the_check_catches_reads_cached_for_50_ms() {
+    the_check_catches("reads cached for 50 ms", |store| {
+        Arc::new(CachedReads {
+            store,
+            copy: Mutex::new(None),
+        }) as Arc<dyn Store>
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
+async fn the_check_catches_gets_that_join_a_read_under_way() {
+    the_check_catches("GETs that join a read under way", |store| {
+        Arc::new(JoinsReadsUnderWay {
+            store,
+            under_way: Mutex::new(None),
+        }) as Arc<dyn Store>
+    })
+    .await;
 }

@@ -8,21 +8,21 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use contract::history::{record, Target, Workload};
-use contract::linearizability::check;
+use contract::history::{Target, Workload};
 use contract::Endpoint;
 use harness::dynamodb_local::{shared_endpoint, store_on_new_table};
 use harness::throttling_proxy::{parse_target, Budget, ThrottlingProxy};
 use http::StatusCode;
 use shared::settings::store_timeout::DEFAULT as STORE_TIMEOUT;
 
+use crate::linearizability::record_one_register;
 use crate::support::process::{self, ServerProcess};
 
-/// Reads a second of one item: a hundredth of what DynamoDB serves, and
-/// well under what two debug builds of the server send when unlimited
-/// (about 200 a second here), so that the limit is certainly reached.
-/// `bench/README.md` has release builds at 300.
-const READS_PER_SECOND: u64 = 30;
+/// Reads a second of one item: far under what DynamoDB serves (3,000),
+/// and under what two debug builds of the server send when unlimited
+/// (about 200 a second here, 100 on a loaded machine), so that the limit
+/// is certainly reached. `bench/README.md` has release builds at 300.
+const READS_PER_SECOND: u64 = 20;
 
 /// The log message of refused reads (`shared::store::shared_reads`).
 const READS_REFUSED: &str = "the store refused reads for their rate; the GETs waiting for them wait for the next read, sent after the spacing";
@@ -158,18 +158,9 @@ async fn posts_over_an_items_write_limit_get_503_in_time_and_no_acknowledged_wri
         requests_per_client: 5_000,
         request_limit: Duration::from_secs(10),
     };
-    let recorded = record(&targets(&servers), workload, Instant::now()).await;
-    eprintln!(
-        "writes limited: {}; {:?}",
-        recorded.summary(),
-        proxy.counts()
-    );
-    if let Err(violation) = check("0", &recorded.operations) {
-        panic!(
-            "not one register's history: {violation}\n({})",
-            recorded.summary()
-        );
-    }
+    let recorded =
+        record_one_register("writes limited", &targets(&servers), workload, |_| async {}).await;
+    eprintln!("writes limited: {:?}", proxy.counts());
     assert!(
         recorded.unknown_writes() > 0 && recorded.acknowledged_writes() > 0,
         "{}",
@@ -226,7 +217,8 @@ async fn posts_over_an_items_write_limit_get_503_in_time_and_no_acknowledged_wri
 #[ignore = "needs DynamoDB Local (Java, Node); ./scripts/test runs it"]
 async fn over_an_items_read_and_write_limits_the_history_is_one_registers() {
     let budget = Budget {
-        reads_per_second: Some(READS_PER_SECOND),
+        // Its clients also wait on refused writes, so they read less.
+        reads_per_second: Some(READS_PER_SECOND / 2),
         writes_per_second: Some(20),
     };
     let (proxy, servers) = two_servers_behind(budget).await;
@@ -236,18 +228,15 @@ async fn over_an_items_read_and_write_limits_the_history_is_one_registers() {
         requests_per_client: 20_000,
         request_limit: Duration::from_secs(10),
     };
-    let recorded = record(&targets(&servers), workload, Instant::now()).await;
+    let recorded = record_one_register(
+        "reads and writes limited",
+        &targets(&servers),
+        workload,
+        |_| async {},
+    )
+    .await;
     let counts = proxy.counts();
-    eprintln!(
-        "reads and writes limited: {}; {counts:?}",
-        recorded.summary()
-    );
-    if let Err(violation) = check("0", &recorded.operations) {
-        panic!(
-            "not one register's history: {violation}\n({})",
-            recorded.summary()
-        );
-    }
+    eprintln!("reads and writes limited: {counts:?}");
     assert!(
         counts.refused_reads > 0 && counts.refused_writes > 0,
         "a limit was never reached, so it was not tested: {counts:?}"
