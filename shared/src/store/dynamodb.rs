@@ -124,7 +124,8 @@ impl DynamoDbStore {
     }
 
     /// HTTP requests sent to DynamoDB so far, retries included: lets tests
-    /// prove that each GET and POST costs exactly one call.
+    /// prove that each POST, and each GET sent alone, costs exactly one call
+    /// (GETs waiting together share one).
     pub fn requests_sent(&self) -> u64 {
         self.item.observer.requests_sent.load(Ordering::Relaxed)
     }
