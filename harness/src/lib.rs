@@ -7,9 +7,11 @@
 //! Nothing here skips: a part that is missing fails the test and says how
 //! to get it.
 
+pub mod arm64;
 pub mod child;
 pub mod docs;
 pub mod dynamodb_local;
+pub mod elf;
 pub mod http_proxy;
 pub mod lambda_emulator;
 pub mod mutant_proxy;
@@ -37,6 +39,20 @@ pub fn without_shell_settings(command: &mut std::process::Command) -> &mut std::
         let text = name.to_string_lossy();
         if text.starts_with("SEED_") && !text.starts_with("SEED_TEST_") && !set_here.contains(&name)
         {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
+/// `command` without the `CARGO_*` variables cargo gives the test it runs
+/// (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, ...), for a command that runs
+/// cargo itself: build scripts watch some of them, so a build started with
+/// a test's values would rebuild what a build from a shell left fresh.
+pub fn as_from_a_shell(command: &mut std::process::Command) -> &mut std::process::Command {
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if text.starts_with("CARGO_") && text != "CARGO_HOME" {
             command.env_remove(&name);
         }
     }

@@ -28,6 +28,7 @@ impl SamLocal {
         let log = NamedTempFile::with_prefix("seed-sam-local-").expect("a temporary log file");
         let output = || log.as_file().try_clone().expect("the log file");
         let mut command = Command::new(crate::workspace_root().join("scripts/sam-local"));
+        crate::as_from_a_shell(&mut command);
         command.args(["--port", &port.to_string()]);
         if dynamodb {
             command.arg("--dynamodb");

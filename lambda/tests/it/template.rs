@@ -153,56 +153,17 @@ fn local_environment_files() -> Vec<PathBuf> {
     files
 }
 
-/// `sam local --env-vars` silently ignores a variable the template does
-/// not declare, so the two could drift apart unnoticed.
-/// The newest glibc symbol version Amazon Linux 2023, the `provided.al2023`
-/// runtime, has. The local emulation stand-in copies this machine's C
-/// library, so only this check keeps a bootstrap that needs a newer one from
-/// passing every local test and failing in AWS.
-const AL2023_GLIBC: (u32, u32) = (2, 34);
-
 #[test]
-#[ignore = "needs the Lambda bootstrap (cargo-lambda) and objdump; ./scripts/test runs it"]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda) and readelf; ./scripts/test runs it"]
 fn the_bootstrap_needs_no_glibc_newer_than_amazon_linux_2023s() {
-    let bootstrap = harness::lambda_emulator::bootstrap();
-    let output = std::process::Command::new("objdump")
-        .arg("-T")
-        .arg(&bootstrap)
-        .output()
-        .expect("objdump (binutils) runs");
-    assert!(output.status.success(), "objdump -T failed: {output:?}");
-    let symbols = String::from_utf8_lossy(&output.stdout);
-    let mut versions: Vec<((u32, u32), &str)> = symbols
-        .lines()
-        .filter_map(|line| {
-            // A symbol's version is written "(GLIBC_2.14)" or "GLIBC_2.14".
-            let version = line
-                .split_whitespace()
-                .map(|word| word.trim_matches(|c| c == '(' || c == ')'))
-                .find(|word| word.starts_with("GLIBC_2."))?;
-            let mut numbers = version.trim_start_matches("GLIBC_").split('.');
-            let major = numbers.next()?.parse().ok()?;
-            let minor = numbers.next()?.parse().ok()?;
-            Some(((major, minor), line))
-        })
-        .collect();
-    assert!(
-        !versions.is_empty(),
-        "no glibc symbols found in {}: is it dynamically linked?",
-        bootstrap.display()
-    );
-    versions.sort();
-    let (newest, line) = versions[versions.len() - 1];
-    assert!(
-        newest <= AL2023_GLIBC,
-        "the bootstrap needs glibc {}.{} (AL2023 has {}.{}): {line}",
-        newest.0,
-        newest.1,
-        AL2023_GLIBC.0,
-        AL2023_GLIBC.1
+    harness::elf::assert_runs_on_amazon_linux_2023(
+        &harness::lambda_emulator::bootstrap(),
+        harness::elf::Machine::X86_64,
     );
 }
 
+/// `sam local --env-vars` silently ignores a variable the template does
+/// not declare, so the two could drift apart unnoticed.
 #[test]
 fn the_template_declares_every_variable_the_local_environment_files_set() {
     let declared = declared_variables();
