@@ -50,7 +50,13 @@ impl LambdaUnderEmulator {
     /// Starts the emulator and the function with `env` added to the
     /// function's environment (`SEED_*`, AWS settings).
     pub fn start(env: &[(&str, String)]) -> Self {
-        let bootstrap = bootstrap();
+        Self::start_function(Command::new(bootstrap()), env)
+    }
+
+    /// [`LambdaUnderEmulator::start`] for `function`, a bootstrap with
+    /// whatever runs it.
+    pub fn start_function(mut function: Command, env: &[(&str, String)]) -> Self {
+        let what = format!("{function:?}");
         let port = free_port();
         let log = NamedTempFile::with_prefix("seed-emulator-").expect("a temporary log file");
         let output = || log.as_file().try_clone().expect("the log file");
@@ -82,7 +88,7 @@ impl LambdaUnderEmulator {
         );
         emulator.wait_until_listening(port, HOW_TO_BUILD);
         let function = ChildGuard::spawn(
-            Command::new(&bootstrap)
+            function
                 .env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
                 .env("AWS_LAMBDA_FUNCTION_NAME", "_")
@@ -96,7 +102,7 @@ impl LambdaUnderEmulator {
                 .stdin(Stdio::null())
                 .stdout(function_writes())
                 .stderr(function_writes()),
-            &bootstrap.display().to_string(),
+            &what,
             HOW_TO_BUILD,
         );
         LambdaUnderEmulator {

@@ -2,6 +2,7 @@
 //! real server (in-process on port 0, or the binary itself) and talks to it
 //! over loopback; `support` starts it.
 
+mod arm64;
 mod cli;
 mod contract;
 mod cross_target;

@@ -3,6 +3,7 @@
 //! and the template under its linters and `sam local`.
 
 mod adapter;
+mod arm64;
 mod contract;
 mod events;
 mod openapi;

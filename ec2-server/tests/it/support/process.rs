@@ -7,11 +7,13 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use contract::Endpoint;
 use harness::ChildGuard;
 
 pub struct ServerProcess {
     child: ChildGuard,
     pub address: SocketAddr,
+    endpoint: Endpoint,
     /// Every log line up to and including the one that gave the address.
     pub startup_log: Vec<String>,
     /// Every log line, as they arrive.
@@ -21,7 +23,16 @@ pub struct ServerProcess {
 /// Starts the binary on a free port with JSON logs and waits until it
 /// listens.
 pub async fn start(flags: &[&str], env: &[(&str, &str)]) -> ServerProcess {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ec2-server"));
+    start_program(Command::new(env!("CARGO_BIN_EXE_ec2-server")), flags, env).await
+}
+
+/// Starts `command`, a server binary with whatever runs it, as [`start`]
+/// starts the binary cargo builds.
+pub async fn start_program(
+    mut command: Command,
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> ServerProcess {
     command
         .args(["--port", "0", "--log-format", "json"])
         .args(flags)
@@ -48,9 +59,11 @@ pub async fn start(flags: &[&str], env: &[(&str, &str)]) -> ServerProcess {
         {
             let entry = logged_as(&lines[at], "listening").expect("just found");
             let address = entry["address"].as_str().expect("address is logged");
+            let address: SocketAddr = address.parse().expect("a socket address");
             return ServerProcess {
                 child,
-                address: address.parse().expect("a socket address"),
+                address,
+                endpoint: Endpoint::new(format!("http://{address}")),
                 startup_log: lines[..=at].to_vec(),
                 log,
             };
@@ -70,6 +83,13 @@ fn logged_as(line: &str, message: &str) -> Option<serde_json::Value> {
     serde_json::from_str::<serde_json::Value>(line)
         .ok()
         .filter(|entry| entry["message"] == message)
+}
+
+impl std::ops::Deref for ServerProcess {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
 }
 
 impl ServerProcess {
@@ -136,9 +156,20 @@ impl ServerProcess {
 /// Starts the binary with the DynamoDB store on `table` of the DynamoDB
 /// Local at `endpoint`, plus `flags`.
 pub async fn start_on_dynamodb(endpoint: &str, table: &str, flags: &[&str]) -> ServerProcess {
+    let program = Command::new(env!("CARGO_BIN_EXE_ec2-server"));
+    start_program_on_dynamodb(program, endpoint, table, flags).await
+}
+
+/// [`start_on_dynamodb`] for `command`, as [`start_program`].
+pub async fn start_program_on_dynamodb(
+    command: Command,
+    endpoint: &str,
+    table: &str,
+    flags: &[&str],
+) -> ServerProcess {
     let env = harness::dynamodb_local::process_env(endpoint);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut all = vec!["--store", "dynamodb", "--table", table];
     all.extend_from_slice(flags);
-    start(&all, &env).await
+    start_program(command, &all, &env).await
 }

@@ -2,6 +2,7 @@
 //! instance per test, stopped when dropped.
 
 use std::ops::Deref;
+use std::process::Command;
 
 use contract::Endpoint;
 use harness::dynamodb_local::{shared_endpoint, store_env, store_on_new_table};
@@ -21,9 +22,16 @@ impl Deref for RunningFunction {
 }
 
 async fn start(env: Vec<(&'static str, String)>) -> RunningFunction {
-    let function = tokio::task::spawn_blocking(move || LambdaUnderEmulator::start(&env))
-        .await
-        .expect("starting the function");
+    let bootstrap = harness::lambda_emulator::bootstrap();
+    start_program(Command::new(bootstrap), env).await
+}
+
+/// `program`, a bootstrap with whatever runs it, under the emulator.
+pub async fn start_program(program: Command, env: Vec<(&'static str, String)>) -> RunningFunction {
+    let function =
+        tokio::task::spawn_blocking(move || LambdaUnderEmulator::start_function(program, &env))
+            .await
+            .expect("starting the function");
     RunningFunction {
         endpoint: function.endpoint(),
         _function: function,
@@ -37,7 +45,13 @@ pub async fn function_on_memory() -> RunningFunction {
 
 /// A new table of the shared DynamoDB Local.
 pub async fn function_on_dynamodb() -> RunningFunction {
+    start(on_new_table().await).await
+}
+
+/// The environment of a function on a new table of the shared DynamoDB
+/// Local.
+pub async fn on_new_table() -> Vec<(&'static str, String)> {
     let endpoint = shared_endpoint();
     let store = store_on_new_table(&endpoint, "lambda", STORE_TIMEOUT).await;
-    start(store_env(&endpoint, store.table())).await
+    store_env(&endpoint, store.table())
 }
