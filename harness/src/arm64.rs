@@ -31,14 +31,5 @@ pub fn command(binary: &Path) -> Command {
 }
 
 fn configured(variable: &str) -> PathBuf {
-    let path = std::env::var(variable).unwrap_or_else(|_| {
-        panic!("the arm64 build is not configured ({variable} is unset): {HOW_TO_BUILD}")
-    });
-    let path = PathBuf::from(path);
-    assert!(
-        path.is_file(),
-        "{variable}={} does not exist: {HOW_TO_BUILD}",
-        path.display()
-    );
-    path
+    crate::configured_file(variable, "the arm64 build", HOW_TO_BUILD)
 }

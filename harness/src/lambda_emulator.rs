@@ -22,16 +22,11 @@ const HOW_TO_BUILD: &str = "run the tests with ./scripts/test, which installs ca
 /// The `bootstrap` the tests run. Panics, saying what to do, if it is not
 /// configured or not there.
 pub fn bootstrap() -> PathBuf {
-    let path = std::env::var("SEED_TEST_LAMBDA_BOOTSTRAP").unwrap_or_else(|_| {
-        panic!("the Lambda bootstrap is not configured (SEED_TEST_LAMBDA_BOOTSTRAP is unset): {HOW_TO_BUILD}")
-    });
-    let path = PathBuf::from(path);
-    assert!(
-        path.is_file(),
-        "SEED_TEST_LAMBDA_BOOTSTRAP={} does not exist: {HOW_TO_BUILD}",
-        path.display()
-    );
-    path
+    crate::configured_file(
+        "SEED_TEST_LAMBDA_BOOTSTRAP",
+        "the Lambda bootstrap",
+        HOW_TO_BUILD,
+    )
 }
 
 /// The function, running under the emulator, stopped when dropped.

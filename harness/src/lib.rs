@@ -59,6 +59,21 @@ pub fn as_from_a_shell(command: &mut std::process::Command) -> &mut std::process
     command
 }
 
+/// The file the harness variable `variable` names: `what`, built by
+/// `scripts/test`. Panics, saying `how` to get it, if it is unset or not
+/// there.
+pub fn configured_file(variable: &str, what: &str, how: &str) -> std::path::PathBuf {
+    let path = std::env::var(variable)
+        .unwrap_or_else(|_| panic!("{what} is not configured ({variable} is unset): {how}"));
+    let path = std::path::PathBuf::from(path);
+    assert!(
+        path.is_file(),
+        "{variable}={} does not exist: {how}",
+        path.display()
+    );
+    path
+}
+
 /// The workspace: where `scripts/` and the templates are.
 pub fn workspace_root() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
