@@ -17,6 +17,7 @@ pub mod lambda_emulator;
 pub mod mutant_proxy;
 pub mod openapi;
 pub mod parameter_store;
+pub mod ports;
 pub mod raw_http;
 pub mod replica;
 pub mod sam_local;
@@ -25,6 +26,7 @@ pub mod templates;
 pub mod throttling_proxy;
 
 pub use child::ChildGuard;
+pub use ports::free_port;
 
 /// `command` without the `SEED_*` settings of the shell the tests run in
 /// (every one it does not set itself), so that a variable a developer
@@ -79,13 +81,4 @@ pub fn workspace_root() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the harness crate sits in the workspace root")
-}
-
-/// A loopback port nobody listens on right now, for a child process to
-/// listen on (in-process servers bind port 0 themselves).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
 }
