@@ -199,7 +199,20 @@ impl AwsEnvironment {
         }
     }
 
-    /// Parameter Store's endpoint: the override, or the region's own
+    /// The Parameter Store client's configuration.
+    pub fn ssm(&self) -> aws_sdk_ssm::config::Builder {
+        let config = aws_sdk_ssm::config::Builder::new()
+            .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+            .region(aws_sdk_ssm::config::Region::new(self.region.clone()))
+            .credentials_provider(self.credentials.clone())
+            .http_client(shared::store::dynamodb::https_client());
+        match &self.ssm_endpoint {
+            Some(endpoint) => config.endpoint_url(endpoint),
+            None => config,
+        }
+    }
+
+    /// Parameter Store's endpoint, as errors name it: the override, or the region's own
     /// (`amazonaws.com.cn` in the China regions).
     pub fn ssm_endpoint(&self) -> String {
         match &self.ssm_endpoint {

@@ -39,6 +39,7 @@ pub async fn init() -> Result<SeedHandler, InitError> {
         Err(error) => Err(error.into()),
     };
     if let Err(error) = &built {
+        let error = shared::error::Chain(error);
         tracing::error!(%error, "init failed; this instance does not start");
     }
     built

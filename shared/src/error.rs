@@ -1,4 +1,8 @@
-//! Every refusal the service makes, each mapped to exactly one response.
+//! Every refusal the service makes, each mapped to exactly one response;
+//! and how any error is shown with its causes.
+
+use std::error::Error as StdError;
+use std::fmt;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
@@ -49,6 +53,29 @@ pub enum ApiError {
     ShuttingDown,
     #[error("The server failed while answering this request; nothing was stored. Retry, and report it if it persists.")]
     Internal,
+}
+
+/// `error`, then each error that caused it.
+pub fn causes<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |error| (*error).source())
+}
+
+/// An error with its causes, `: `-separated: how every log line and
+/// start-up failure shows one.
+pub struct Chain<'a>(pub &'a (dyn StdError + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, error) in causes(self.0).enumerate() {
+            if index > 0 {
+                f.write_str(": ")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Serialize)]
@@ -126,5 +153,24 @@ impl ApiError {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the store failed")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_chain_shows_every_cause_once_in_order() {
+        let error = Outer(std::io::Error::other("connection refused"));
+        assert_eq!(
+            Chain(&error).to_string(),
+            "the store failed: connection refused"
+        );
+        assert_eq!(causes(&error).count(), 2);
     }
 }

@@ -505,12 +505,4 @@ pub fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
-/// The same HTTPS, as a bare connector for a request that no SDK client in
-/// this build makes (the function's one Parameter Store call).
-pub fn https_connector() -> aws_smithy_http_client::Connector {
-    aws_smithy_http_client::Connector::builder()
-        .tls_provider(TLS)
-        .build()
-}
-
 const TLS: Provider = Provider::Rustls(CryptoMode::Ring);
