@@ -132,12 +132,12 @@ pub enum TokenSource {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteTokenError {
-    #[error("cannot read the write token file {path}: {source}")]
+    #[error("cannot read the write token file {path}")]
     Unreadable {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
-    #[error("the write token from {from} is not usable: {source}")]
+    #[error("the write token from {from} is not usable")]
     Invalid {
         from: String,
         source: InvalidSetting,

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use shared::error::Chain;
 use shared::handler::InvalidInstanceName;
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 use tokio::net::TcpListener;
@@ -22,12 +23,12 @@ use crate::routes::seed_routes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         address: SocketAddr,
         source: io::Error,
     },
-    #[error("cannot use the store: {0}")]
+    #[error("cannot use the store")]
     Store(#[source] StoreError),
     #[error(transparent)]
     InstanceName(#[from] InvalidInstanceName),
@@ -220,7 +221,7 @@ pub async fn build_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupE
                     return Err(StartupError::Store(error));
                 }
                 Err(error) => {
-                    tracing::warn!(%error, table = store.table(), "DynamoDB is not answering yet; serving 503 until it does");
+                    tracing::warn!(error = %Chain(&error), table = store.table(), "DynamoDB is not answering yet; serving 503 until it does");
                 }
             }
             Ok(Arc::new(store))
@@ -237,10 +238,9 @@ async fn sdk_config_from_environment() -> Result<aws_sdk_dynamodb::config::Build
         .load()
         .await;
     if shared.region().is_none() {
-        return Err(StoreError::Misconfigured(
-            "no AWS region is configured; set AWS_REGION (for example AWS_REGION=eu-west-1)"
-                .to_string(),
-        ));
+        return Err(StoreError::Misconfigured(shared::store::cause(
+            "no AWS region is configured; set AWS_REGION (for example AWS_REGION=eu-west-1)",
+        )));
     }
     Ok(aws_sdk_dynamodb::config::Builder::from(&shared))
 }

@@ -10,7 +10,7 @@ use crate::configuration::LogFormat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    #[error("invalid log level {level:?}: {source}")]
+    #[error("invalid log level {level:?}")]
     InvalidFilter {
         level: String,
         source: tracing_subscriber::filter::ParseError,

@@ -43,7 +43,7 @@ pub enum WriteTokenSetting {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("{variable} is not usable: {source}")]
+    #[error("{variable} is not usable")]
     Invalid {
         variable: &'static str,
         source: InvalidSetting,
@@ -369,7 +369,10 @@ mod tests {
             .unwrap();
         let error = runtime.block_on(store.check()).unwrap_err();
         assert!(
-            error.to_string().to_lowercase().contains("refused"),
+            shared::error::Chain(&error)
+                .to_string()
+                .to_lowercase()
+                .contains("refused"),
             "not the endpoint from AWS_ENDPOINT_URL_DYNAMODB: {error}"
         );
         let no_region = &complete[1..];

@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "the Lambda runtime stopped");
+            tracing::error!(error = %shared::error::Chain(&*error), "the Lambda runtime stopped");
             ExitCode::FAILURE
         }
     }

@@ -182,7 +182,7 @@ pub async fn serve<S, B>(
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(error) = result {
-                    tracing::debug!(%error, "connection ended with an error");
+                    tracing::debug!(error = %shared::error::Chain(&error), "connection ended with an error");
                 }
                 return;
             }

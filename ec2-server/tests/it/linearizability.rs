@@ -377,7 +377,9 @@ impl Store for JoinsReadsUnderWay {
             let answered = answer.wait_for(Option::is_some).await;
             return match answered.as_deref() {
                 Ok(Some(outcome)) => outcome.clone(),
-                _ => Err(StoreError::Other("the read was abandoned".to_string())),
+                _ => Err(StoreError::Other(shared::store::cause(
+                    "the read was abandoned",
+                ))),
             };
         }
         let (sender, answer) = tokio::sync::watch::channel(None);

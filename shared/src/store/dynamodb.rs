@@ -44,7 +44,8 @@ use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority;
 
 use super::shared_reads::{ReadSeed, SharedReads};
-use super::{Store, StoreError};
+use super::{cause, Cause, Store, StoreError};
+use crate::error::causes;
 use crate::seed::Seed;
 
 /// The partition key attribute of the table.
@@ -151,14 +152,14 @@ impl DynamoDbStore {
                     .attribute_name(KEY_ATTRIBUTE)
                     .attribute_type(ScalarAttributeType::S)
                     .build()
-                    .map_err(|error| StoreError::Other(error.to_string()))?,
+                    .map_err(|error| StoreError::Other(cause(error)))?,
             )
             .key_schema(
                 KeySchemaElement::builder()
                     .attribute_name(KEY_ATTRIBUTE)
                     .key_type(KeyType::Hash)
                     .build()
-                    .map_err(|error| StoreError::Other(error.to_string()))?,
+                    .map_err(|error| StoreError::Other(cause(error)))?,
             )
             .customize()
             .config_override(admin_timeouts())
@@ -184,9 +185,9 @@ impl DynamoDbStore {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        Err(StoreError::Other(format!(
+        Err(StoreError::Other(cause(format!(
             "table {table} did not become active within 30 s"
-        )))
+        ))))
     }
 }
 
@@ -195,8 +196,8 @@ impl SeedItem {
     /// out of time.
     fn classify<E, R>(&self, error: SdkError<E, R>) -> StoreError
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
     {
         classify(
             error,
@@ -238,20 +239,20 @@ impl ReadSeed for SeedItem {
         };
         match item.get(VALUE_ATTRIBUTE) {
             Some(AttributeValue::S(text)) => Seed::from_integer_literal(text).map_err(|error| {
-                StoreError::Corrupt(format!(
+                StoreError::Corrupt(cause(format!(
                     "item {SEED_ITEM_KEY:?} of table {} has {VALUE_ATTRIBUTE:?} that is not a seed: {error}",
                     self.table
-                ))
+                )))
             }),
-            Some(other) => Err(StoreError::Corrupt(format!(
+            Some(other) => Err(StoreError::Corrupt(cause(format!(
                 "item {SEED_ITEM_KEY:?} of table {} has {VALUE_ATTRIBUTE:?} of the wrong type \
                  ({other:?}); it must be a string",
                 self.table
-            ))),
-            None => Err(StoreError::Corrupt(format!(
+            )))),
+            None => Err(StoreError::Corrupt(cause(format!(
                 "item {SEED_ITEM_KEY:?} of table {} has no {VALUE_ATTRIBUTE:?} attribute",
                 self.table
-            ))),
+            )))),
         }
     }
 
@@ -366,67 +367,51 @@ fn classify<E, R>(
     last_attempt: Option<AttemptFailure>,
 ) -> StoreError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let detail = DisplayErrorContext(&error).to_string();
-    if caused_by::<CredentialsError>(&error) {
-        return StoreError::AccessDenied(
+    if causes(&error).any(|cause| cause.is::<CredentialsError>()) {
+        return StoreError::AccessDenied(cause(
             "no AWS credentials were found (the environment, profiles, web identity, ECS and \
              instance metadata were tried); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or \
-             AWS_PROFILE, or give the instance or function a role"
-                .to_string(),
-        );
+             AWS_PROFILE, or give the instance or function a role",
+        ));
     }
-    match &error {
-        SdkError::TimeoutError(_) => return timed_out(call_timeout, last_attempt),
-        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
-            return StoreError::TimedOut(format!("no answer within {call_timeout:?}"))
-        }
-        SdkError::DispatchFailure(failure) if failure.is_io() => {
-            return StoreError::Unreachable(detail)
-        }
-        _ => {}
-    }
-    match error.code() {
-        Some("ResourceNotFoundException") => StoreError::TableMissing(detail),
-        Some(code) if THROTTLING_ERRORS.contains(&code) => StoreError::Throttled(detail),
-        Some(
-            "AccessDeniedException"
-            | "UnrecognizedClientException"
-            | "InvalidSignatureException"
-            | "MissingAuthenticationTokenException"
-            | "ExpiredTokenException",
-        ) => StoreError::AccessDenied(detail),
-        _ if matches!(error, SdkError::DispatchFailure(_)) => StoreError::Unreachable(detail),
-        _ => StoreError::Other(detail),
-    }
+    let kind: fn(Cause) -> StoreError = match (&error, error.code()) {
+        (SdkError::TimeoutError(_), _) => return timed_out(call_timeout, last_attempt),
+        (SdkError::DispatchFailure(failure), _) if failure.is_timeout() => StoreError::TimedOut,
+        (SdkError::DispatchFailure(failure), _) if failure.is_io() => StoreError::Unreachable,
+        (_, Some("ResourceNotFoundException")) => StoreError::TableMissing,
+        (_, Some(code)) if THROTTLING_ERRORS.contains(&code) => StoreError::Throttled,
+        (
+            _,
+            Some(
+                "AccessDeniedException"
+                | "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "MissingAuthenticationTokenException"
+                | "ExpiredTokenException",
+            ),
+        ) => StoreError::AccessDenied,
+        (SdkError::DispatchFailure(_), _) => StoreError::Unreachable,
+        _ => StoreError::Other,
+    };
+    kind(cause(error))
 }
 
 /// A call that did not answer within `bound`, named by its last attempt's
 /// failure: a connection that failed means the store could not be reached.
 fn timed_out(bound: Duration, last_attempt: Option<AttemptFailure>) -> StoreError {
+    let within = format!("no answer within {bound:?}");
     match last_attempt {
-        Some(AttemptFailure::Connection(why)) => StoreError::Unreachable(format!(
-            "no answer within {bound:?}; the last attempt failed: {why}"
-        )),
-        Some(AttemptFailure::Other(why)) => StoreError::TimedOut(format!(
-            "no answer within {bound:?}; the last attempt failed: {why}"
-        )),
-        None => StoreError::TimedOut(format!("no answer within {bound:?}")),
-    }
-}
-
-/// Whether an error of type `E` is anywhere in `error`'s chain of causes.
-fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(error);
-    while let Some(error) = cause {
-        if error.is::<E>() {
-            return true;
+        Some(AttemptFailure::Connection(why)) => {
+            StoreError::Unreachable(cause(format!("{within}; the last attempt failed: {why}")))
         }
-        cause = error.source();
+        Some(AttemptFailure::Other(why)) => {
+            StoreError::TimedOut(cause(format!("{within}; the last attempt failed: {why}")))
+        }
+        None => StoreError::TimedOut(cause(within)),
     }
-    false
 }
 
 /// Why one attempt failed, as remembered for the log of a call that then

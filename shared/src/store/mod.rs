@@ -1,6 +1,8 @@
 //! Where the seed lives. The handler sees only [`Store`]; each implementation
 //! is one module, chosen by the targets' configuration.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::seed::Seed;
@@ -41,24 +43,36 @@ pub trait Store: Send + Sync + 'static {
 /// Why the store could not answer; clients get `503` and may retry. A failed
 /// write changed nothing unless [`StoreError::write_may_have_landed`]: a
 /// request that reached the store and timed out may still be applied there.
+/// Each variant keeps its cause (the SDK's error, with its own causes), which
+/// the logs show through [`crate::error::Chain`].
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    #[error("the store did not answer in time: {0}")]
-    TimedOut(String),
-    #[error("the store refused the request because of its request rate: {0}")]
-    Throttled(String),
-    #[error("the store could not be reached: {0}")]
-    Unreachable(String),
-    #[error("the store denied access: {0}")]
-    AccessDenied(String),
-    #[error("the store's table does not exist: {0}")]
-    TableMissing(String),
-    #[error("the store holds a value that is not a seed: {0}")]
-    Corrupt(String),
-    #[error("the store is not configured correctly: {0}")]
-    Misconfigured(String),
-    #[error("the store failed: {0}")]
-    Other(String),
+    #[error("the store did not answer in time")]
+    TimedOut(#[source] Cause),
+    #[error("the store refused the request because of its request rate")]
+    Throttled(#[source] Cause),
+    #[error("the store could not be reached")]
+    Unreachable(#[source] Cause),
+    #[error("the store denied access")]
+    AccessDenied(#[source] Cause),
+    #[error("the store's table does not exist")]
+    TableMissing(#[source] Cause),
+    #[error("the store holds a value that is not a seed")]
+    Corrupt(#[source] Cause),
+    #[error("the store is not configured correctly")]
+    Misconfigured(#[source] Cause),
+    #[error("the store failed")]
+    Other(#[source] Cause),
+}
+
+/// A store failure's cause, shared: every GET waiting on one read gets the
+/// same error.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
+/// A cause that is only a text (a value that is not a seed, a bound that
+/// passed), or any error.
+pub fn cause(reason: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Cause {
+    Arc::from(reason.into())
 }
 
 impl StoreError {

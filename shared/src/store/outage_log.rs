@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::error::Chain;
 use crate::store::StoreError;
 
 /// Logs at error where an operator must act ([`StoreError::needs_operator`]:
@@ -121,12 +122,12 @@ impl OutageLog {
             .replace(now)
             .map_or(0, |line| now.duration_since(line).as_secs());
         if std::mem::replace(&mut outage.written, true) {
-            log_failure!(cause, store = self.store, failures, seconds, latest_error = %cause,
+            log_failure!(cause, store = self.store, failures, seconds, latest_error = %Chain(cause),
                 "store calls still failing");
             return Logged::Summary { failures };
         }
         let summary_interval = self.interval;
-        log_failure!(cause, store = self.store, error = %cause, failures, ?summary_interval,
+        log_failure!(cause, store = self.store, error = %Chain(cause), failures, ?summary_interval,
             "store call failed; until it answers again, failures are summarised once per interval");
         Logged::FirstFailure
     }
@@ -159,7 +160,7 @@ mod tests {
     use super::*;
 
     fn unreachable() -> StoreError {
-        StoreError::Unreachable("connection refused".to_string())
+        StoreError::Unreachable(crate::store::cause("connection refused"))
     }
 
     #[test]

@@ -106,7 +106,9 @@ impl<R: ReadSeed> SharedReads<R> {
         match tokio::time::timeout_at(deadline, answer).await {
             Ok(Ok(outcome)) => outcome,
             // The read task ended without answering: only a panic does that.
-            Ok(Err(_)) => Err(StoreError::Other("the read was abandoned".to_string())),
+            Ok(Err(_)) => Err(StoreError::Other(crate::store::cause(
+                "the read was abandoned",
+            ))),
             Err(_) => Err(self.shared.reader.no_answer_within(self.shared.bound)),
         }
     }
@@ -227,7 +229,7 @@ impl Pacing {
         tracing::warn!(
             refused_reads = self.refused_since_line,
             spacing = ?self.spacing,
-            latest_error = %refusal,
+            latest_error = %crate::error::Chain(refusal),
             "the store refused reads for their rate; the GETs waiting for them wait for the next read, sent after the spacing"
         );
         self.refused_since_line = 0;
@@ -287,13 +289,13 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(millis)).await;
                     Ok(Seed::from_integer_literal(seed).unwrap())
                 }
-                Step::Throttled => Err(StoreError::Throttled("slow down".to_string())),
+                Step::Throttled => Err(StoreError::Throttled(crate::store::cause("slow down"))),
                 Step::Stall => std::future::pending().await,
             }
         }
 
         fn no_answer_within(&self, bound: Duration) -> StoreError {
-            StoreError::TimedOut(format!("no answer within {bound:?}"))
+            StoreError::TimedOut(crate::store::cause(format!("no answer within {bound:?}")))
         }
     }
 
@@ -319,7 +321,7 @@ mod tests {
             let answer = reads.get().await;
             let answer = answer
                 .map(|seed| seed.as_str().to_string())
-                .map_err(|error| error.to_string());
+                .map_err(|error| crate::error::Chain(&error).to_string());
             (answer, start.elapsed())
         })
     }
@@ -423,7 +425,7 @@ mod tests {
     #[test]
     fn the_spacing_doubles_to_its_cap_while_refused_and_is_gone_after_answers() {
         let mut pacing = Pacing::default();
-        let refusal = StoreError::Throttled("slow down".to_string());
+        let refusal = StoreError::Throttled(crate::store::cause("slow down"));
         let mut spacings = Vec::new();
         for _ in 0..10 {
             pacing.throttled(&refusal, BOUND);
