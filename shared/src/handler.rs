@@ -221,15 +221,13 @@ where
 }
 
 fn classify_body_error(error: &(dyn StdError + 'static)) -> ApiError {
-    let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
-    while let Some(current) = cause {
-        if current.is::<LengthLimitError>() {
+    for cause in crate::error::causes(error) {
+        if cause.is::<LengthLimitError>() {
             return ApiError::BodyTooLarge;
         }
-        if current.is::<BodyReadTimedOut>() {
+        if cause.is::<BodyReadTimedOut>() {
             return ApiError::BodyTimedOut;
         }
-        cause = current.source();
     }
     ApiError::BodyUnreadable(error.to_string())
 }
