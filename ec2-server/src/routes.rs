@@ -16,7 +16,7 @@ use warp::Filter;
 /// All routing and every answer live in [`SeedHandler`]; warp only extracts
 /// the parts of the request it needs. The handler reads headers and body
 /// for a POST only, so only a POST pays for copying its headers out of the
-/// request (about 600 instructions per GET otherwise, bench/README.md).
+/// request.
 pub fn seed_routes(
     handler: SeedHandler,
 ) -> impl Filter<Extract = (Response<Bytes>,), Error = Infallible> + Clone + Send + Sync + 'static {

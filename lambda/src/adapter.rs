@@ -14,7 +14,7 @@ use shared::SeedHandler;
 /// or empty, decided in [`serve`]). lambda_http's `IntoResponse` for a plain
 /// `Response<B>` would collect the body again and re-decode it by its
 /// Content-Type's charset, which costs a copy per invocation and brings
-/// encoding_rs (0.1 MB) into the bootstrap; this hands it over as it is.
+/// encoding_rs into the bootstrap; this hands it over as it is.
 pub struct Answer(pub Response<Body>);
 
 impl IntoResponse for Answer {

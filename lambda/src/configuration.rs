@@ -137,8 +137,7 @@ pub struct MissingAwsSetting(String);
 /// overrides (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SSM`,
 /// `AWS_ENDPOINT_URL`) if set. This is what the SDK's full chain finds
 /// first on Lambda anyway; reading it directly keeps the chain's other
-/// providers (and an STS client) out of the bootstrap, which is 0.5 MB
-/// smaller for it.
+/// providers (and an STS client) out of the bootstrap.
 #[derive(Debug, Clone)]
 pub struct AwsEnvironment {
     pub region: String,
@@ -256,7 +255,7 @@ mod tests {
         let pairs = [("SEED_STORE", "dynamodb"), ("SEED_TABLE", "seeds")];
         let read = Settings::from_lookup(lookup(&pairs)).unwrap();
         assert_eq!(read.dynamodb_table.as_deref(), Some("seeds"));
-        // A table alone implies DynamoDB, as it always did here.
+        // A table alone implies DynamoDB.
         let implied = Settings::from_lookup(lookup(&[("SEED_TABLE", "seeds")])).unwrap();
         assert_eq!(implied.dynamodb_table.as_deref(), Some("seeds"));
         let chosen = [("SEED_STORE", "memory"), ("SEED_TABLE", "seeds")];

@@ -35,9 +35,8 @@ pub mod store {
     pub const VARIABLE: &str = "SEED_STORE";
 
     /// Unset, the store follows the table: `dynamodb` when one is named,
-    /// else `memory`. So naming a table is enough (as the Lambda function
-    /// always allowed), and nothing that names one falls back to a seed
-    /// per process.
+    /// else `memory`. So naming a table is enough, and nothing that names
+    /// one falls back to a seed per process.
     pub fn default_for(table: Option<&str>) -> super::StoreKind {
         match table {
             Some(_) => super::StoreKind::Dynamodb,

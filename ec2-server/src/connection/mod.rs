@@ -123,9 +123,8 @@ pub async fn serve<S, B>(
                     Ok(refused.into_response().map(B::from))
                 }
                 None => {
-                    // The handler's future is built here, in place: built
-                    // outside and moved in, it cost ~400 instructions of
-                    // memcpy per GET (it is over 1 KiB).
+                    // The handler's future is built here, in place: it is
+                    // large, and built outside it would be copied in.
                     let mut handling = pin!(service.call(request));
                     std::future::poll_fn(|cx| request::poll_catching_panics(handling.as_mut(), cx))
                         .await

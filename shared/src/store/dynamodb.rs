@@ -481,7 +481,7 @@ impl Intercept for Observer {
 
 /// The SDK's HTTPS client: rustls with ring, and the system's root
 /// certificates. Chosen over the SDK's default (rustls with aws-lc), whose
-/// crypto library alone was 2 MB of the Lambda bootstrap. The SDK has no
+/// crypto library is most of a bootstrap's size (bench/README.md). The SDK has no
 /// default client in this build, so every configuration a store or a test's
 /// own client is built from sets this one, once.
 pub fn https_client() -> SharedHttpClient {
