@@ -38,7 +38,8 @@ mod body;
 mod stream;
 
 use std::convert::Infallible;
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,19 +103,53 @@ pub async fn serve<S, B>(
 {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&activity)));
-    let service_activity = Arc::clone(&activity);
-    let hyper_service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        service_activity.request_started();
-        let lame_duck = lame_duck.load(Ordering::Relaxed);
+    let exchange = Exchange {
+        service,
+        lame_duck,
+        activity: Arc::clone(&activity),
+        body_read_timeout: limits.body_read_timeout,
+    };
+    let hyper_service = hyper::service::service_fn(move |request| exchange.answer(request));
+    let connection = pin!(hyper::server::conn::http1::Builder::new()
+        // The watchdog's limits replace hyper's own header timer.
+        .header_read_timeout(None)
+        .max_buf_size(READ_BUFFER_BYTES)
+        .serve_connection(io, hyper_service));
+    Watchdog { activity, limits }.watch(connection, drain).await;
+}
+
+/// How each request of one connection is answered.
+struct Exchange<S> {
+    /// The routes, and behind them the shared handler.
+    service: S,
+    /// Set while the server shuts down: answers then close their connection.
+    lame_duck: Arc<AtomicBool>,
+    /// What the connection is doing, shared with its [`Watchdog`].
+    activity: Arc<Activity>,
+    /// How long a request's body may take to arrive.
+    body_read_timeout: Duration,
+}
+
+impl<S, B> Exchange<S>
+where
+    S: Service<Request<DeadlineBody>, Response = Response<B>, Error = Infallible> + Clone,
+    B: From<Bytes>,
+{
+    /// Decides at once what the transport refuses itself, then answers.
+    fn answer(
+        &self,
+        request: Request<Incoming>,
+    ) -> impl Future<Output = Result<Response<FinishOnDrop<B>>, Infallible>> {
+        self.activity.request_started();
+        let lame_duck = self.lame_duck.load(Ordering::Relaxed);
         let has_body = !request.body().is_end_stream();
         let expects_continue = has_body && request.headers().contains_key(EXPECT);
         let refused = request::refusal(&request, has_body, lame_duck);
-        let request = request.map(|body| {
-            let unread_to = has_body.then(|| Arc::clone(&service_activity));
-            DeadlineBody::new(body, limits.body_read_timeout, unread_to)
-        });
-        let mut service = service.clone();
-        let activity = Arc::clone(&service_activity);
+        let unread_to = has_body.then(|| Arc::clone(&self.activity));
+        let body_read_timeout = self.body_read_timeout;
+        let request = request.map(|body| DeadlineBody::new(body, body_read_timeout, unread_to));
+        let mut service = self.service.clone();
+        let activity = Arc::clone(&self.activity);
         async move {
             let answered = match refused {
                 Some(refused) => {
@@ -130,11 +165,7 @@ pub async fn serve<S, B>(
                         .await
                 }
             };
-            let unread = if has_body {
-                activity.unread.take()
-            } else {
-                None
-            };
+            let unread = has_body.then(|| activity.unread.take()).flatten();
             let response = match (answered, unread) {
                 // The common case: the body (if any) read, not shutting down.
                 (Ok(response), None) if !lame_duck => response,
@@ -150,67 +181,102 @@ pub async fn serve<S, B>(
                     .await
                 }
             };
-            Ok::<_, Infallible>(response.map(|body| FinishOnDrop {
-                inner: body,
-                activity,
-            }))
+            Ok(response.map(|inner| FinishOnDrop { inner, activity }))
         }
-    });
-
-    let mut connection = pin!(hyper::server::conn::http1::Builder::new()
-        // The limits above replace hyper's own header timer.
-        .header_read_timeout(None)
-        .max_buf_size(READ_BUFFER_BYTES)
-        .serve_connection(io, hyper_service));
-
-    let mut draining = drain.is_cancelled();
-    if draining {
-        connection.as_mut().graceful_shutdown();
     }
-    // One timer and one drain signal for the connection's whole life: making
-    // them anew on every wake-up cost a timer registration and two waiter
-    // list updates per request. The timer never sleeps longer than the
-    // shortest limit, so a phase that starts while it is armed (a request
-    // arriving on an idle connection) is checked before its own limit runs
-    // out, and then exactly at it.
-    let longest_sleep = limits.header_read_timeout.min(limits.idle_timeout);
-    let next_check = |deadline: Instant| deadline.min(Instant::now() + longest_sleep);
-    let mut timer = pin!(sleep_until(next_check(activity.deadline(&limits).1)));
-    let mut drain_requested = pin!(drain.cancelled());
-    loop {
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(error) = result {
-                    tracing::debug!(error = %shared::error::Chain(&error), "connection ended with an error");
-                }
-                return;
-            }
-            () = timer.as_mut() => {
-                let (phase, deadline) = activity.deadline(&limits);
-                if Instant::now() < deadline {
-                    timer.as_mut().reset(next_check(deadline));
-                    continue;
-                }
-                match phase {
-                    Phase::Idle if !draining => {
-                        tracing::debug!("closing an idle connection");
-                        connection.as_mut().graceful_shutdown();
-                        draining = true;
-                        // Still idle at the next check: give up on it.
-                        timer.as_mut().reset(deadline);
+}
+
+/// Holds one connection to its time limits and ends it on a drain.
+struct Watchdog {
+    /// What the connection is doing, as its [`Exchange`] and stream report it.
+    activity: Arc<Activity>,
+    limits: ConnectionLimits,
+}
+
+impl Watchdog {
+    /// Drives `connection` until it ends, a limit runs out, or `drain`
+    /// (asked for) completes.
+    async fn watch<C, E>(&self, mut connection: Pin<&mut C>, drain: CancellationToken)
+    where
+        C: Future<Output = Result<(), E>> + GracefulShutdown,
+        E: std::error::Error + 'static,
+    {
+        let mut draining = drain.is_cancelled();
+        if draining {
+            connection.as_mut().graceful_shutdown();
+        }
+        // One timer and one drain signal for the connection's whole life,
+        // rather than new ones on every wake-up. The timer never sleeps
+        // longer than the shortest limit, so a phase that starts while it is
+        // armed (a request arriving on an idle connection) is checked before
+        // its own limit runs out, and then exactly at it.
+        let mut timer = pin!(sleep_until(
+            self.next_check(self.activity.deadline(&self.limits).1)
+        ));
+        let mut drain_requested = pin!(drain.cancelled());
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        let error = shared::error::Chain(&error);
+                        tracing::debug!(%error, "connection ended with an error");
                     }
-                    Phase::Idle => return,
-                    Phase::ReadingHeaders => {
-                        tracing::debug!("client too slow sending request headers; disconnecting");
-                        return;
-                    }
-                    Phase::Handling => timer.as_mut().reset(next_check(deadline)),
+                    return;
                 }
-            }
-            () = drain_requested.as_mut(), if !draining => {
-                connection.as_mut().graceful_shutdown();
-                draining = true;
+                () = timer.as_mut() => {
+                    let (phase, deadline) = self.activity.deadline(&self.limits);
+                    if Instant::now() < deadline {
+                        timer.as_mut().reset(self.next_check(deadline));
+                        continue;
+                    }
+                    match phase {
+                        Phase::Idle if !draining => {
+                            tracing::debug!("closing an idle connection");
+                            connection.as_mut().graceful_shutdown();
+                            draining = true;
+                            // Still idle at the next check: give up on it.
+                            timer.as_mut().reset(deadline);
+                        }
+                        Phase::Idle => return,
+                        Phase::ReadingHeaders => {
+                            tracing::debug!("client too slow sending request headers; disconnecting");
+                            return;
+                        }
+                        Phase::Handling => timer.as_mut().reset(self.next_check(deadline)),
+                    }
+                }
+                () = drain_requested.as_mut(), if !draining => {
+                    connection.as_mut().graceful_shutdown();
+                    draining = true;
+                }
             }
         }
+    }
+
+    /// When the timer next looks: at `deadline`, or sooner.
+    fn next_check(&self, deadline: Instant) -> Instant {
+        let longest_sleep = self
+            .limits
+            .header_read_timeout
+            .min(self.limits.idle_timeout);
+        deadline.min(Instant::now() + longest_sleep)
+    }
+}
+
+/// A connection that can be asked to finish its request and close.
+trait GracefulShutdown {
+    fn graceful_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> GracefulShutdown for hyper::server::conn::http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        hyper::server::conn::http1::Connection::graceful_shutdown(self);
     }
 }
