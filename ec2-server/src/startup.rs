@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +11,8 @@ use std::time::Duration;
 use shared::error::Chain;
 use shared::handler::InvalidInstanceName;
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -123,64 +124,24 @@ impl Application {
             token_source: _,
         } = self;
         let lame_duck = Arc::new(AtomicBool::new(false));
-        let lame_duck_then_stop = {
-            let lame_duck = Arc::clone(&lame_duck);
-            async move {
-                shutdown.await;
-                if !shutdown_delay.is_zero() {
-                    lame_duck.store(true, Ordering::Relaxed);
-                    tracing::info!(delay = ?shutdown_delay,
-                        "shutting down: failing health checks and closing connections after each response until the delay ends");
-                    tokio::time::sleep(shutdown_delay).await;
-                }
-            }
-        };
+        let stop = pin!(lame_duck_then_stop(
+            shutdown,
+            shutdown_delay,
+            Arc::clone(&lame_duck)
+        ));
         let service = warp::service(seed_routes(handler));
         let drain = CancellationToken::new();
         let connections = TaskTracker::new();
-        // A connection holds a slot until it closes: past the limit, clients
-        // wait in the listen backlog. (Neither hyper-util nor tokio-util has
-        // a connection limit; a semaphore is the tool.)
-        let slots = Arc::new(Semaphore::new(max_connections));
-        let mut shutdown = std::pin::pin!(lame_duck_then_stop);
-
-        tracing::info!(%address, "listening");
-        loop {
-            let slot = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                slot = Arc::clone(&slots).acquire_owned() => match slot {
-                    Ok(slot) => slot,
-                    Err(_) => break,
-                },
-            };
-            let accepted = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                accepted = listener.accept() => accepted,
-            };
-            let (stream, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors or similar: back off instead of
-                    // spinning, and keep serving the connections we have.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
-            }
-            let service = service.clone();
-            let drain = drain.clone();
-            let lame_duck = Arc::clone(&lame_duck);
+        let serve = |stream: TcpStream, slot: OwnedSemaphorePermit| {
+            let (service, drain, lame_duck) =
+                (service.clone(), drain.clone(), Arc::clone(&lame_duck));
             connections.spawn(async move {
                 connection::serve(stream, service, limits, lame_duck, drain).await;
                 drop(slot);
             });
-        }
-
+        };
+        tracing::info!(%address, "listening");
+        accept_until(stop, &listener, max_connections, serve).await;
         drop(listener);
         tracing::info!(timeout = ?shutdown_timeout, "shutting down: draining open connections");
         drain.cancel();
@@ -188,6 +149,66 @@ impl Application {
         match tokio::time::timeout(shutdown_timeout, connections.wait()).await {
             Ok(_) => tracing::info!("all connections closed"),
             Err(_) => tracing::warn!("shutdown timeout reached; closing the remaining connections"),
+        }
+    }
+}
+
+/// Completes when `shutdown` has, after `delay` as a lame duck if it is
+/// not zero: health checks fail and each answer closes its connection, so
+/// the load balancer stops routing here before the server stops accepting.
+async fn lame_duck_then_stop(
+    shutdown: impl Future<Output = ()>,
+    delay: Duration,
+    lame_duck: Arc<AtomicBool>,
+) {
+    shutdown.await;
+    if !delay.is_zero() {
+        lame_duck.store(true, Ordering::Relaxed);
+        tracing::info!(?delay,
+            "shutting down: failing health checks and closing connections after each response until the delay ends");
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// Hands each accepted connection to `serve` with its slot until `stop`
+/// completes. A connection holds a slot until it closes: past
+/// `max_connections`, clients wait in the listen backlog. (Neither
+/// hyper-util nor tokio-util has a connection limit; a semaphore is the
+/// tool.)
+async fn accept_until(
+    mut stop: Pin<&mut impl Future<Output = ()>>,
+    listener: &TcpListener,
+    max_connections: usize,
+    serve: impl Fn(TcpStream, OwnedSemaphorePermit),
+) {
+    let slots = Arc::new(Semaphore::new(max_connections));
+    loop {
+        let slot = tokio::select! {
+            biased;
+            () = stop.as_mut() => return,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+        };
+        let accepted = tokio::select! {
+            biased;
+            () = stop.as_mut() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+                }
+                serve(stream, slot);
+            }
+            Err(error) => {
+                // Out of file descriptors or similar: back off instead of
+                // spinning, and keep serving the connections we have.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
     }
 }
