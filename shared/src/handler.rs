@@ -154,28 +154,7 @@ impl SeedHandler {
                     .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
                 Ok(response)
             }
-            Method::POST => {
-                if let Some(token) = &self.write_token {
-                    // Two credentials are refused, not resolved: servers and
-                    // proxies disagree on which one counts.
-                    let mut presented = headers.get_all(AUTHORIZATION).iter();
-                    let first = presented.next().map(HeaderValue::as_bytes);
-                    if presented.next().is_some() || !token.authorizes(first) {
-                        return Err(ApiError::Unauthorized);
-                    }
-                }
-                let body = read_body(headers, body).await?;
-                let seed = parse_post_body(&body)?;
-                self.store.put(&seed).await.map_err(|cause| {
-                    if cause.write_may_have_landed() {
-                        ApiError::StoreWriteUnconfirmed(cause)
-                    } else {
-                        ApiError::StoreUnavailable(cause)
-                    }
-                })?;
-                self.outage_log.success();
-                Ok(self.seed_response(&seed))
-            }
+            Method::POST => self.post(headers, body).await,
             Method::OPTIONS => {
                 let mut response = Response::new(Bytes::new());
                 *response.status_mut() = StatusCode::NO_CONTENT;
@@ -184,6 +163,41 @@ impl SeedHandler {
             }
             _ => Err(ApiError::MethodNotAllowed(method.clone())),
         }
+    }
+
+    /// Stores the body's seed, once the write token (if any) allows it.
+    async fn post<B>(&self, headers: &HeaderMap, body: B) -> Result<Response<Bytes>, ApiError>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        self.authorize(headers)?;
+        let body = read_body(headers, body).await?;
+        let seed = parse_post_body(&body)?;
+        self.store.put(&seed).await.map_err(|cause| {
+            if cause.write_may_have_landed() {
+                ApiError::StoreWriteUnconfirmed(cause)
+            } else {
+                ApiError::StoreUnavailable(cause)
+            }
+        })?;
+        self.outage_log.success();
+        Ok(self.seed_response(&seed))
+    }
+
+    /// Whether `headers` carry the write token, when one is needed.
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(token) = &self.write_token else {
+            return Ok(());
+        };
+        // Two credentials are refused, not resolved: servers and proxies
+        // disagree on which one counts.
+        let mut presented = headers.get_all(AUTHORIZATION).iter();
+        let first = presented.next().map(HeaderValue::as_bytes);
+        if presented.next().is_some() || !token.authorizes(first) {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(())
     }
 
     async fn get(&self) -> Result<Seed, ApiError> {
