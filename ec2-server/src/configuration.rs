@@ -1,16 +1,20 @@
 //! Every setting of the server, from flags with `SEED_*` environment
-//! fallbacks. `ec2-server --help` lists them; the README documents them.
-//! The settings the Lambda function shares (store, table, store timeout,
-//! write token) take their names, defaults and parsers from
-//! [`shared::settings`], so both targets read them alike.
+//! fallbacks. `ec2-server --help` lists them; docs/configuration.md
+//! documents them. The ones the Lambda function shares are
+//! [`SharedSettings`], read alike by both.
 
 use std::ffi::OsString;
+use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
-use shared::settings::{self, parse_delay, parse_duration, InvalidSetting, StoreKind};
-use shared::WriteToken;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, ValueEnum};
+use shared::settings::{
+    self, parse_delay, parse_duration, SettingsError, SharedSettings, TargetSettings, TokenSource,
+};
+use shared::{InvalidWriteToken, WriteToken};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -27,23 +31,8 @@ pub struct Settings {
     #[arg(long, env = "SEED_PORT", default_value_t = 8080)]
     pub port: u16,
 
-    /// Where the seed lives: `memory` keeps it in this process only;
-    /// `dynamodb` shares it between every instance and keeps it across
-    /// restarts (needs --table). Unset: `dynamodb` when --table is given,
-    /// else `memory`.
-    #[arg(long = "store", value_name = "STORE", env = settings::store::VARIABLE, value_parser = settings::store::parse)]
-    pub store_flag: Option<StoreKind>,
-
-    /// DynamoDB table holding the seed (partition key `id`, a string). Region,
-    /// credentials and endpoint come from the standard AWS chain
-    /// (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, instance profile).
-    #[arg(long, env = settings::table::VARIABLE, value_parser = settings::table::parse, required_if_eq("store_flag", "dynamodb"))]
-    pub table: Option<String>,
-
-    /// Bound on one store call, the SDK's retries included; past it the
-    /// client gets 503 with Retry-After.
-    #[arg(long, env = settings::store_timeout::VARIABLE, value_parser = settings::store_timeout::parse, default_value = settings::store_timeout::DEFAULT_TEXT)]
-    pub store_timeout: Duration,
+    #[command(flatten)]
+    pub shared: SharedSettings,
 
     /// Create the DynamoDB table at start-up if it is missing. For local
     /// development: it needs CreateTable and DescribeTable permissions.
@@ -89,17 +78,12 @@ pub struct Settings {
     #[arg(long, env = "SEED_SHUTDOWN_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
     pub shutdown_timeout: Duration,
 
-    /// A name for this instance (an EC2 instance id, say), sent in an
-    /// `X-Seed-Instance` header on every response. Unset: no header.
-    #[arg(long, env = "SEED_INSTANCE_NAME")]
-    pub instance_name: Option<String>,
-
     /// A file holding the write token: POST then needs `Authorization: Bearer
     /// <token>`; GET stays open. Or put the token itself in SEED_WRITE_TOKEN
     /// (there is no flag for it: command lines are visible to other users).
     /// Unset: anyone may POST, as the classic service allows.
     #[arg(long, env = "SEED_WRITE_TOKEN_FILE")]
-    pub write_token_file: Option<std::path::PathBuf>,
+    pub write_token_file: Option<PathBuf>,
 
     /// Most client connections open at once; further clients wait in the
     /// listen backlog until one closes. Each connection can make the server
@@ -107,12 +91,6 @@ pub struct Settings {
     /// bounds the server near 330 MiB, within a 1 GiB instance.
     #[arg(long, env = "SEED_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
-
-    /// The value of SEED_WRITE_TOKEN, which has no flag: read by
-    /// [`Settings::load`] only, so that settings built from flags alone (the
-    /// tests') see nothing of the shell they run in.
-    #[arg(skip)]
-    pub write_token_variable: Option<OsString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,69 +101,61 @@ pub enum LogFormat {
     Json,
 }
 
-/// Where the write token came from, for the start-up log (never the token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSource {
-    File,
-    Environment,
-}
+/// Where the write token comes from: SEED_WRITE_TOKEN or --write-token-file.
+pub type WriteTokenSetting = TokenSource<PathBuf>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteTokenError {
     #[error("cannot read the write token file {path}")]
-    Unreadable {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the write token from {from} is not usable")]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error("the write token in {path} is not usable")]
     Invalid {
-        from: String,
-        source: InvalidSetting,
+        path: PathBuf,
+        source: InvalidWriteToken,
     },
-    #[error("both --write-token-file and SEED_WRITE_TOKEN are set; keep one")]
-    Ambiguous,
+    #[error(transparent)]
+    Ambiguous(#[from] SettingsError),
+}
+
+impl TargetSettings for Settings {
+    fn shared_mut(&mut self) -> &mut SharedSettings {
+        &mut self.shared
+    }
 }
 
 impl Settings {
-    /// The settings from the command line and the environment; exits with
-    /// clap's message (and usage) when they are not valid. An empty `SEED_*`
-    /// variable counts as unset, as on Lambda ([`shared::settings`]).
+    /// The settings from the command line over the environment; exits with
+    /// clap's message (and usage) when they are not valid.
     pub fn load() -> Self {
-        let command = ignoring_environment(Settings::command(), |name| {
-            std::env::var_os(name).is_some_and(|value| value.is_empty())
-        });
-        let matches = command.get_matches();
-        let mut settings =
-            Settings::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
-        settings.write_token_variable = std::env::var_os(settings::write_token::VARIABLE);
-        settings
+        settings::read(std::env::args_os().collect(), |name| {
+            std::env::var(name).ok()
+        })
+        .unwrap_or_else(|error| match error {
+            SettingsError::Arguments(error) => error.exit(),
+            other => Settings::command()
+                .error(ErrorKind::ValueValidation, other)
+                .exit(),
+        })
     }
 
-    /// The settings these flags give, every environment fallback ignored:
-    /// what a `SEED_*` variable exported in the caller's shell says does not
-    /// count.
-    pub fn try_from_flags<I, T>(flags: I) -> Result<Self, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<OsString> + Clone,
-    {
-        let command = ignoring_environment(Settings::command(), |_| true);
-        Settings::from_arg_matches(&command.try_get_matches_from(flags)?)
+    /// The settings these flags give, the caller's environment unread.
+    pub fn try_from_flags<T: Into<OsString>>(
+        flags: impl IntoIterator<Item = T>,
+    ) -> Result<Self, SettingsError> {
+        settings::read(flags.into_iter().map(Into::into).collect(), |_| None)
     }
 
-    /// The write token, from the file named by `--write-token-file` or from
-    /// `SEED_WRITE_TOKEN`, with where it came from.
-    pub fn write_token(&self) -> Result<Option<(WriteToken, TokenSource)>, WriteTokenError> {
-        resolve_write_token(
-            self.write_token_file.as_deref(),
-            self.write_token_variable.clone(),
-        )
-    }
-
-    /// The store: the one named, or the one the table implies.
-    pub fn store(&self) -> StoreKind {
-        self.store_flag
-            .unwrap_or_else(|| settings::store::default_for(self.table.as_deref()))
+    /// The write token and where it is from, its file read if it has one.
+    pub fn write_token(&self) -> Result<Option<(WriteToken, WriteTokenSetting)>, WriteTokenError> {
+        let source = self
+            .shared
+            .write_token(self.write_token_file.clone(), "SEED_WRITE_TOKEN_FILE")?;
+        let token = match &source {
+            None => return Ok(None),
+            Some(TokenSource::Variable(token)) => token.clone(),
+            Some(TokenSource::Reference(path)) => read_token_file(path)?,
+        };
+        Ok(source.map(|source| (token, source)))
     }
 
     pub fn listen_address(&self) -> SocketAddr {
@@ -200,50 +170,15 @@ impl Settings {
     }
 }
 
-/// `command` without the environment fallback of each argument whose
-/// variable is `ignored`, so that clap reads such a variable as unset.
-fn ignoring_environment(
-    command: clap::Command,
-    ignored: impl Fn(&std::ffi::OsStr) -> bool,
-) -> clap::Command {
-    let without_fallback: Vec<clap::Id> = command
-        .get_arguments()
-        .filter(|arg| arg.get_env().is_some_and(&ignored))
-        .map(|arg| arg.get_id().clone())
-        .collect();
-    without_fallback.into_iter().fold(command, |command, id| {
-        command.mut_arg(id, |arg| arg.env(None))
+fn read_token_file(path: &Path) -> Result<WriteToken, WriteTokenError> {
+    let text = std::fs::read_to_string(path).map_err(|source| WriteTokenError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    WriteToken::new(&text).map_err(|source| WriteTokenError::Invalid {
+        path: path.to_path_buf(),
+        source,
     })
-}
-
-/// The write token from a file or the environment's value, refusing both.
-pub fn resolve_write_token(
-    file: Option<&std::path::Path>,
-    environment: Option<OsString>,
-) -> Result<Option<(WriteToken, TokenSource)>, WriteTokenError> {
-    // Not UTF-8 cannot be a token: the lossy text is refused by the parser.
-    let environment =
-        settings::non_empty(environment.map(|value| value.to_string_lossy().into_owned()));
-    let (text, from, source) = match (file, environment) {
-        (Some(_), Some(_)) => return Err(WriteTokenError::Ambiguous),
-        (None, None) => return Ok(None),
-        (Some(path), None) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|source| WriteTokenError::Unreadable {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            (text, path.display().to_string(), TokenSource::File)
-        }
-        (None, Some(text)) => (
-            text,
-            settings::write_token::VARIABLE.to_string(),
-            TokenSource::Environment,
-        ),
-    };
-    let token = settings::write_token::parse(&text)
-        .map_err(|source| WriteTokenError::Invalid { from, source })?;
-    Ok(Some((token, source)))
 }
 
 #[cfg(test)]
@@ -279,20 +214,5 @@ mod tests {
         let settings = Settings::try_from_flags(["ec2-server", "--shutdown-delay", "30s"]).unwrap();
         assert_eq!(settings.shutdown_delay, Duration::from_secs(30));
         assert!(Settings::try_from_flags(["ec2-server", "--shutdown-delay", "later"]).is_err());
-    }
-
-    #[test]
-    fn dynamodb_needs_a_table() {
-        assert!(Settings::try_from_flags(["ec2-server", "--store", "dynamodb"]).is_err());
-        let settings =
-            Settings::try_from_flags(["ec2-server", "--store", "dynamodb", "--table", "seeds"])
-                .unwrap();
-        assert_eq!(settings.store(), StoreKind::Dynamodb);
-        let implied = Settings::try_from_flags(["ec2-server", "--table", "seeds"]).unwrap();
-        assert_eq!(implied.store(), StoreKind::Dynamodb);
-        let default = Settings::try_from_flags(["ec2-server"]).unwrap();
-        assert_eq!(default.store(), StoreKind::Memory);
-        assert_eq!(settings.table.as_deref(), Some("seeds"));
-        assert_eq!(settings.store_timeout, Duration::from_secs(2));
     }
 }

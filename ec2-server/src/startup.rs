@@ -9,18 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shared::error::Chain;
-use shared::handler::InvalidInstanceName;
+use shared::handler::InstanceName;
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use shared::settings::StoreKind;
-
-use crate::configuration::{Settings, TokenSource, WriteTokenError};
+use crate::configuration::{Settings, WriteTokenError, WriteTokenSetting};
 use crate::connection::{self, ConnectionLimits};
 use crate::routes::seed_routes;
+use shared::settings::TokenSource;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -31,8 +30,6 @@ pub enum StartupError {
     },
     #[error("cannot use the store")]
     Store(#[source] StoreError),
-    #[error(transparent)]
-    InstanceName(#[from] InvalidInstanceName),
     #[error(transparent)]
     WriteToken(#[from] WriteTokenError),
 }
@@ -47,7 +44,7 @@ pub struct Application {
     shutdown_delay: Duration,
     shutdown_timeout: Duration,
     max_connections: usize,
-    token_source: Option<TokenSource>,
+    token_source: Option<WriteTokenSetting>,
 }
 
 impl Application {
@@ -74,11 +71,11 @@ impl Application {
             source,
         })?;
         let mut handler = SeedHandler::new(store);
-        if let Some(name) = &settings.instance_name {
-            handler = handler.with_instance_name(name)?;
+        if let Some(name) = &settings.shared.instance_name {
+            handler = handler.with_instance_name(name.clone());
         }
         let write_token = settings.write_token()?;
-        let token_source = write_token.as_ref().map(|(_, source)| *source);
+        let token_source = write_token.as_ref().map(|(_, source)| source.clone());
         if let Some((token, _)) = write_token {
             handler = handler.with_write_token(token);
         }
@@ -218,14 +215,13 @@ async fn accept_until(
 /// unreachable store only warns, since the server recovers by itself once it
 /// answers.
 pub async fn build_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
-    match settings.store() {
-        StoreKind::Memory => Ok(Arc::new(MemoryStore::new())),
-        StoreKind::Dynamodb => {
-            let table = settings.table.clone().unwrap_or_default();
+    match settings.shared.dynamodb_table() {
+        None => Ok(Arc::new(MemoryStore::new())),
+        Some(table) => {
             let config = sdk_config_from_environment()
                 .await
                 .map_err(StartupError::Store)?;
-            let store = DynamoDbStore::new(config, table, settings.store_timeout);
+            let store = DynamoDbStore::new(config, table, settings.shared.store_timeout);
             if settings.create_table {
                 store
                     .create_table_if_missing()
@@ -299,14 +295,14 @@ pub fn log_configuration(settings: &Settings, application: &Application) {
     tracing::info!(
         address = %application.address(),
         store = application.handler.store().kind(),
-        table = settings.table.as_deref().unwrap_or("-"),
-        instance_name = settings.instance_name.as_deref().unwrap_or("-"),
+        table = settings.shared.dynamodb_table().unwrap_or("-"),
+        instance_name = settings.shared.instance_name.as_ref().map_or("-", InstanceName::as_str),
         write_protection = match application.token_source {
             None => "off: anyone may POST",
-            Some(TokenSource::File) => "on: token from --write-token-file",
-            Some(TokenSource::Environment) => "on: token from SEED_WRITE_TOKEN",
+            Some(TokenSource::Reference(_)) => "on: token from --write-token-file",
+            Some(TokenSource::Variable(_)) => "on: token from SEED_WRITE_TOKEN",
         },
-        store_timeout = ?settings.store_timeout,
+        store_timeout = ?settings.shared.store_timeout,
         log_level = %settings.log_level,
         log_format = ?settings.log_format,
         header_read_timeout = ?settings.header_read_timeout,
@@ -321,7 +317,7 @@ pub fn log_configuration(settings: &Settings, application: &Application) {
     if !application.handler.store().is_shared() {
         // Loud where this cannot be what the user wants: reachable from a
         // load balancer, or named as one instance of several.
-        if application.address().ip().is_loopback() && settings.instance_name.is_none() {
+        if application.address().ip().is_loopback() && settings.shared.instance_name.is_none() {
             tracing::info!(
                 "the seed is kept in this process only: it is lost on exit and not shared with other instances"
             );

@@ -3,55 +3,44 @@
 //! and parsers as the server's flags ([`shared::settings`]); `template.yaml`
 //! sets them. The AWS settings come from the variables Lambda sets.
 
-use std::time::Duration;
+use std::ffi::OsString;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use shared::settings::{self, InvalidSetting, StoreKind};
-use shared::WriteToken;
+use clap::Parser;
+use shared::settings::{
+    self, non_empty, SettingsError, SharedSettings, TargetSettings, TokenSource,
+};
 
-/// `SEED_WRITE_TOKEN_PARAMETER`: the SSM Parameter Store SecureString that
-/// holds the write token. The function's own setting: the server gets its
-/// token from a file its boot script writes from the same parameter.
-pub const WRITE_TOKEN_PARAMETER: &str = "SEED_WRITE_TOKEN_PARAMETER";
-
-#[derive(Debug, Clone)]
+/// The function's settings: the shared ones, and where else the write token
+/// may come from. The function has no command line: these are read from the
+/// `SEED_*` variables only, by the flags' definitions.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "seed-lambda")]
 pub struct Settings {
-    /// The DynamoDB table when the store is DynamoDB, from `SEED_STORE`
-    /// (`dynamodb`, or `memory`: one seed per Lambda instance, lost when the
-    /// instance goes away; unset, `dynamodb` when a table is named) and
-    /// `SEED_TABLE`, which `dynamodb` needs. `None`: the in-memory store.
-    pub dynamodb_table: Option<String>,
-    /// `SEED_STORE_TIMEOUT`: bound on one store call (default `2s`).
-    pub store_timeout: Duration,
-    /// When set, POST needs `Authorization: Bearer <token>`.
-    pub write_token: Option<WriteTokenSetting>,
+    #[command(flatten)]
+    pub shared: SharedSettings,
+
+    /// The SSM Parameter Store SecureString that holds the write token, read
+    /// once per instance at init. The function's own setting: the server
+    /// gets its token from a file its boot script writes from the same
+    /// parameter.
+    #[arg(long, env = "SEED_WRITE_TOKEN_PARAMETER", value_parser = parse_parameter_name)]
+    write_token_parameter: Option<String>,
+
     /// Region, credentials and endpoints, or why they are missing; only the
     /// DynamoDB store and the token's parameter need them ([`Settings::aws`]).
+    #[arg(skip = Err(MissingAwsSetting(String::new())))]
     aws: Result<AwsEnvironment, MissingAwsSetting>,
 }
 
-/// Where the write token comes from.
-#[derive(Debug, Clone)]
-pub enum WriteTokenSetting {
-    /// `SEED_WRITE_TOKEN`, the token itself: for local runs, since a
-    /// deployed function's variables are shown in the Lambda console.
-    Value(WriteToken),
-    /// `SEED_WRITE_TOKEN_PARAMETER`, the name of a SecureString holding it,
-    /// read once per instance at init.
-    Parameter(String),
-}
+/// Where the write token comes from: `SEED_WRITE_TOKEN`, or the name of the
+/// parameter that holds it.
+pub type WriteTokenSetting = TokenSource<String>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error("{variable} is not usable")]
-    Invalid {
-        variable: &'static str,
-        source: InvalidSetting,
-    },
-    #[error("SEED_STORE=dynamodb needs SEED_TABLE, the table that holds the seed")]
-    TableMissing,
-    #[error("both SEED_WRITE_TOKEN and SEED_WRITE_TOKEN_PARAMETER are set; keep one")]
-    AmbiguousWriteToken,
+impl TargetSettings for Settings {
+    fn shared_mut(&mut self) -> &mut SharedSettings {
+        &mut self.shared
+    }
 }
 
 impl Settings {
@@ -62,48 +51,17 @@ impl Settings {
     /// Reads settings through `lookup`, so tests need not touch the process
     /// environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        fn read<T>(
-            lookup: &impl Fn(&str) -> Option<String>,
-            variable: &'static str,
-            parse: fn(&str) -> Result<T, InvalidSetting>,
-        ) -> Result<Option<T>, SettingsError> {
-            settings::non_empty(lookup(variable))
-                .map(|value| parse(&value))
-                .transpose()
-                .map_err(|source| SettingsError::Invalid { variable, source })
-        }
-        let table = read(&lookup, settings::table::VARIABLE, settings::table::parse)?;
-        let store = read(&lookup, settings::store::VARIABLE, settings::store::parse)?
-            .unwrap_or_else(|| settings::store::default_for(table.as_deref()));
-        let dynamodb_table = match (store, table) {
-            (StoreKind::Memory, _) => None,
-            (StoreKind::Dynamodb, Some(table)) => Some(table),
-            (StoreKind::Dynamodb, None) => return Err(SettingsError::TableMissing),
-        };
-        let store_timeout = read(
-            &lookup,
-            settings::store_timeout::VARIABLE,
-            settings::store_timeout::parse,
-        )?
-        .unwrap_or(settings::store_timeout::DEFAULT);
-        let token = read(
-            &lookup,
-            settings::write_token::VARIABLE,
-            settings::write_token::parse,
-        )?;
-        let parameter = read(&lookup, WRITE_TOKEN_PARAMETER, parse_parameter_name)?;
-        let write_token = match (token, parameter) {
-            (Some(_), Some(_)) => return Err(SettingsError::AmbiguousWriteToken),
-            (Some(token), None) => Some(WriteTokenSetting::Value(token)),
-            (None, Some(name)) => Some(WriteTokenSetting::Parameter(name)),
-            (None, None) => None,
-        };
-        Ok(Settings {
-            dynamodb_table,
-            store_timeout,
-            write_token,
-            aws: AwsEnvironment::from_lookup(&lookup),
-        })
+        let mut settings: Settings = settings::read(vec![OsString::from("seed-lambda")], &lookup)?;
+        settings.aws = AwsEnvironment::from_lookup(&lookup);
+        Ok(settings)
+    }
+
+    /// Where the write token comes from, if anywhere.
+    pub fn write_token(&self) -> Result<Option<WriteTokenSetting>, SettingsError> {
+        self.shared.write_token(
+            self.write_token_parameter.clone(),
+            "SEED_WRITE_TOKEN_PARAMETER",
+        )
     }
 
     /// The AWS settings, for what needs them; why not, if they are missing.
@@ -115,13 +73,13 @@ impl Settings {
 /// A parameter's name as Parameter Store allows it (letters, digits and
 /// `_.-/`), or its ARN; refused here so that a typo is named at start-up
 /// rather than answered by SSM as a validation error.
-fn parse_parameter_name(text: &str) -> Result<String, InvalidSetting> {
+fn parse_parameter_name(text: &str) -> Result<String, String> {
     let allowed = |byte: u8| byte.is_ascii_alphanumeric() || b"_.-/:".contains(&byte);
     if text.len() > 2048 || !text.bytes().all(allowed) {
-        return Err(InvalidSetting::new(format!(
+        return Err(format!(
             "{text:?} is not a Parameter Store name (letters, digits and _.-/, \
              such as /seed/write-token) or ARN"
-        )));
+        ));
     }
     Ok(text.to_string())
 }
@@ -148,7 +106,7 @@ pub struct AwsEnvironment {
 
 impl AwsEnvironment {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MissingAwsSetting> {
-        let variable = |name: &str| settings::non_empty(lookup(name));
+        let variable = |name: &str| non_empty(lookup(name));
         let region = variable("AWS_REGION")
             .or_else(|| variable("AWS_DEFAULT_REGION"))
             .ok_or_else(|| {
@@ -227,6 +185,7 @@ impl AwsEnvironment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn lookup<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
         |name| {
@@ -238,51 +197,20 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_memory_and_two_seconds() {
-        let defaults = Settings::from_lookup(lookup(&[])).unwrap();
-        assert_eq!(defaults.dynamodb_table, None);
-        assert_eq!(defaults.store_timeout, Duration::from_secs(2));
-        assert!(defaults.write_token.is_none());
-    }
-
-    #[test]
-    fn dynamodb_needs_a_table() {
-        let pairs = [("SEED_STORE", "dynamodb")];
-        assert!(matches!(
-            Settings::from_lookup(lookup(&pairs)),
-            Err(SettingsError::TableMissing)
-        ));
-        let pairs = [("SEED_STORE", "dynamodb"), ("SEED_TABLE", "seeds")];
-        let read = Settings::from_lookup(lookup(&pairs)).unwrap();
-        assert_eq!(read.dynamodb_table.as_deref(), Some("seeds"));
-        // A table alone implies DynamoDB.
-        let implied = Settings::from_lookup(lookup(&[("SEED_TABLE", "seeds")])).unwrap();
-        assert_eq!(implied.dynamodb_table.as_deref(), Some("seeds"));
-        let chosen = [("SEED_STORE", "memory"), ("SEED_TABLE", "seeds")];
-        assert_eq!(
-            Settings::from_lookup(lookup(&chosen))
-                .unwrap()
-                .dynamodb_table,
-            None
-        );
-    }
-
-    #[test]
     fn the_write_token_comes_from_its_value_or_its_parameter_not_both() {
-        let value = Settings::from_lookup(lookup(&[("SEED_WRITE_TOKEN", "t0ken")])).unwrap();
+        let source = |pairs: &[(&str, &str)]| Settings::from_lookup(lookup(pairs))?.write_token();
         assert!(matches!(
-            value.write_token,
-            Some(WriteTokenSetting::Value(_))
+            source(&[("SEED_WRITE_TOKEN", "t0ken")]),
+            Ok(Some(TokenSource::Variable(_)))
         ));
         for name in [
             "/seed/write-token",
             "seed.token_1",
             "arn:aws:ssm:eu-west-1:1:parameter/a",
         ] {
-            let read =
-                Settings::from_lookup(lookup(&[("SEED_WRITE_TOKEN_PARAMETER", name)])).unwrap();
+            let read = source(&[("SEED_WRITE_TOKEN_PARAMETER", name)]);
             assert!(
-                matches!(&read.write_token, Some(WriteTokenSetting::Parameter(read)) if read == name),
+                matches!(&read, Ok(Some(TokenSource::Reference(read))) if read == name),
                 "{name}"
             );
         }
@@ -291,18 +219,18 @@ mod tests {
             ("SEED_WRITE_TOKEN_PARAMETER", "/seed/write-token"),
         ];
         assert!(matches!(
-            Settings::from_lookup(lookup(&both)),
-            Err(SettingsError::AmbiguousWriteToken)
+            source(&both),
+            Err(SettingsError::AmbiguousWriteToken(_))
         ));
         for name in ["/seed/write token", "/seed/tök", "$(id)"] {
-            let error = Settings::from_lookup(lookup(&[("SEED_WRITE_TOKEN_PARAMETER", name)]))
+            let error = source(&[("SEED_WRITE_TOKEN_PARAMETER", name)])
                 .unwrap_err()
                 .to_string();
             assert!(error.contains("SEED_WRITE_TOKEN_PARAMETER"), "{error}");
         }
-        let empty = Settings::from_lookup(lookup(&[("SEED_WRITE_TOKEN_PARAMETER", "")])).unwrap();
+        let empty = source(&[("SEED_WRITE_TOKEN_PARAMETER", "")]);
         assert!(
-            empty.write_token.is_none(),
+            matches!(empty, Ok(None)),
             "an empty variable is an unset one"
         );
     }

@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store};
 
-use crate::configuration::{MissingAwsSetting, Settings, SettingsError, WriteTokenSetting};
+use shared::settings::{SettingsError, TokenSource};
+
+use crate::configuration::{MissingAwsSetting, Settings};
 use crate::parameter_store::ParameterError;
 
 /// Why an instance could not start.
@@ -54,21 +56,19 @@ pub async fn init() -> Result<SeedHandler, InitError> {
 pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, InitError> {
     // The token first: an instance that cannot read it stops with one line,
     // its error, and no warning about a store it will never use.
-    let (write_token, write_protection) = match &settings.write_token {
+    let (write_token, write_protection) = match settings.write_token()? {
         None => (None, "off".to_string()),
-        Some(WriteTokenSetting::Value(token)) => {
-            (Some(token.clone()), "on (SEED_WRITE_TOKEN)".to_string())
-        }
-        Some(WriteTokenSetting::Parameter(name)) => {
-            let token = parameter_store::write_token(settings.aws()?, name).await?;
+        Some(TokenSource::Variable(token)) => (Some(token), "on (SEED_WRITE_TOKEN)".to_string()),
+        Some(TokenSource::Reference(name)) => {
+            let token = parameter_store::write_token(settings.aws()?, &name).await?;
             (Some(token), format!("on (parameter {name})"))
         }
     };
-    let store: Arc<dyn Store> = match &settings.dynamodb_table {
+    let store: Arc<dyn Store> = match settings.shared.dynamodb_table() {
         Some(table) => Arc::new(DynamoDbStore::new(
             settings.aws()?.dynamodb(),
-            table.clone(),
-            settings.store_timeout,
+            table,
+            settings.shared.store_timeout,
         )),
         None => {
             tracing::warn!(
@@ -81,12 +81,15 @@ pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, InitError
     tracing::info!(
         store = store.kind(),
         write_protection,
-        table = settings.dynamodb_table.as_deref().unwrap_or("-"),
-        store_timeout = ?settings.store_timeout,
+        table = settings.shared.dynamodb_table().unwrap_or("-"),
+        store_timeout = ?settings.shared.store_timeout,
         version = env!("CARGO_PKG_VERSION"),
         "configuration"
     );
-    let handler = SeedHandler::new(store);
+    let mut handler = SeedHandler::new(store);
+    if let Some(name) = &settings.shared.instance_name {
+        handler = handler.with_instance_name(name.clone());
+    }
     Ok(match write_token {
         Some(token) => handler.with_write_token(token),
         None => handler,

@@ -40,10 +40,26 @@ pub struct SeedHandler {
     options_headers: HeaderMap,
 }
 
-/// An instance name that cannot be sent in an HTTP header.
-#[derive(Debug, thiserror::Error)]
-#[error("the instance name {0:?} cannot be sent in a header: use visible ASCII only")]
-pub struct InvalidInstanceName(pub String);
+/// A name for this instance, as the `X-Seed-Instance` header sends it.
+#[derive(Debug, Clone)]
+pub struct InstanceName(HeaderValue);
+
+impl InstanceName {
+    /// Refuses a name that a header cannot carry: visible ASCII and spaces only.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let sendable = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        match HeaderValue::from_str(name) {
+            Ok(value) if sendable => Ok(InstanceName(value)),
+            _ => Err(format!(
+                "{name:?} cannot be sent in a header: use visible ASCII only"
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
 
 impl SeedHandler {
     pub fn new(store: Arc<dyn Store>) -> Self {
@@ -71,14 +87,10 @@ impl SeedHandler {
     }
 
     /// Names this instance in an `X-Seed-Instance` header on every response.
-    pub fn with_instance_name(mut self, name: &str) -> Result<Self, InvalidInstanceName> {
-        let value = HeaderValue::from_str(name)
-            .ok()
-            .filter(|_| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
-            .ok_or_else(|| InvalidInstanceName(name.to_string()))?;
+    pub fn with_instance_name(mut self, InstanceName(value): InstanceName) -> Self {
         self.seed_headers.insert(INSTANCE_HEADER, value.clone());
         self.options_headers.insert(INSTANCE_HEADER, value);
-        Ok(self)
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -1,116 +1,208 @@
-//! The settings every target reads, each with one variable name, one default
-//! and one parser, so that a value means the same thing on the EC2 server
-//! (flags with these variables as fallbacks, through clap) and on Lambda (the
-//! variables alone).
+//! The settings both targets share, defined once as clap arguments: the
+//! server flattens [`SharedSettings`] into its flags, and both targets read
+//! their `SEED_*` variables through [`read`], so a value means the same on
+//! each and every rule is written once.
 //!
-//! On both, an empty variable is the same as an unset one ([`non_empty`]):
-//! deployment tools set to empty what they cannot leave out (a template
-//! parameter's empty default, `sam local` for `AWS::NoValue`, systemd's
-//! `Environment=NAME=`). Any other value must be valid, or start-up stops
-//! with a message naming the variable.
-//!
-//! Target-only settings (the server's listen address, its timeouts) live in
-//! that target's configuration module, parsed with [`parse_duration`] and
-//! [`parse_delay`] from here.
+//! An empty variable is the same as an unset one: deployment tools set to
+//! empty what they cannot leave out (a template parameter's empty default,
+//! `sam local` for `AWS::NoValue`, systemd's `Environment=NAME=`). Any other
+//! value must be valid, or start-up stops with a message naming the variable.
 
-use std::fmt;
+use std::ffi::OsString;
 use std::time::Duration;
 
+use clap::builder::{FalseyValueParser, TypedValueParser};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, ValueEnum};
+
+use crate::handler::InstanceName;
 use crate::write_token::WriteToken;
 
-/// Why a setting's value was refused; the targets add the setting's name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidSetting(String);
+/// The store's call bound when none is set.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
-impl InvalidSetting {
-    /// For a target's own settings, refused with the same kind of message.
-    pub fn new(reason: impl Into<String>) -> Self {
-        InvalidSetting(reason.into())
-    }
+/// The variable holding the write token itself. It has no flag: command
+/// lines are visible to every user of the machine.
+pub const WRITE_TOKEN_VARIABLE: &str = "SEED_WRITE_TOKEN";
+
+/// What both targets read alike.
+#[derive(Debug, Clone, Args)]
+pub struct SharedSettings {
+    /// Where the seed lives: `memory` keeps it in this process only;
+    /// `dynamodb` shares it between every instance and keeps it across
+    /// restarts (needs --table). Unset: `dynamodb` when --table is given,
+    /// else `memory`.
+    #[arg(long = "store", value_name = "STORE", env = "SEED_STORE", value_enum)]
+    store: Option<StoreKind>,
+
+    /// DynamoDB table holding the seed (partition key `id`, a string). Region,
+    /// credentials and endpoint come from the standard AWS chain
+    /// (AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, instance profile).
+    #[arg(long, env = "SEED_TABLE", value_parser = parse_table)]
+    table: Option<String>,
+
+    /// Bound on one store call, the SDK's retries included; past it the
+    /// client gets 503 with Retry-After.
+    #[arg(long, env = "SEED_STORE_TIMEOUT", value_parser = parse_duration, default_value = "2s")]
+    pub store_timeout: Duration,
+
+    /// A name for this instance (an EC2 instance id, say), sent in an
+    /// `X-Seed-Instance` header on every response. Unset: no header.
+    #[arg(long, env = "SEED_INSTANCE_NAME", value_parser = InstanceName::parse)]
+    pub instance_name: Option<InstanceName>,
+
+    /// The write token from `SEED_WRITE_TOKEN`, filled in by [`read`].
+    #[arg(skip)]
+    write_token: Option<WriteToken>,
 }
 
-/// `SEED_STORE`: where the seed lives.
-pub mod store {
-    pub const VARIABLE: &str = "SEED_STORE";
-
-    /// Unset, the store follows the table: `dynamodb` when one is named,
-    /// else `memory`. So naming a table is enough, and nothing that names
-    /// one falls back to a seed per process.
-    pub fn default_for(table: Option<&str>) -> super::StoreKind {
-        match table {
-            Some(_) => super::StoreKind::Dynamodb,
-            None => super::StoreKind::Memory,
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<super::StoreKind, super::InvalidSetting> {
-        match text {
-            "memory" => Ok(super::StoreKind::Memory),
-            "dynamodb" => Ok(super::StoreKind::Dynamodb),
-            other => Err(super::InvalidSetting(format!(
-                "{other:?} is not a store; write memory or dynamodb"
-            ))),
-        }
-    }
-}
-
-/// `SEED_TABLE`: the DynamoDB table, needed when the store is `dynamodb`.
-pub mod table {
-    pub const VARIABLE: &str = "SEED_TABLE";
-
-    /// DynamoDB's naming rules: 3 to 255 of `a-z A-Z 0-9 _ - .`; checked
-    /// here so that a typo stops start-up instead of failing every request.
-    pub fn parse(text: &str) -> Result<String, super::InvalidSetting> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-        if !(3..=255).contains(&text.len()) || !text.chars().all(allowed) {
-            return Err(super::InvalidSetting(format!(
-                "{text:?} is not a DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, _, - and .)"
-            )));
-        }
-        Ok(text.to_string())
-    }
-}
-
-/// `SEED_STORE_TIMEOUT`: the bound on one store call, the SDK's retries
-/// included; past it the client gets 503 with Retry-After.
-pub mod store_timeout {
-    use std::time::Duration;
-
-    pub const VARIABLE: &str = "SEED_STORE_TIMEOUT";
-    pub const DEFAULT: Duration = Duration::from_secs(2);
-    /// [`DEFAULT`] as written in `--help` and the templates.
-    pub const DEFAULT_TEXT: &str = "2s";
-
-    pub fn parse(text: &str) -> Result<Duration, super::InvalidSetting> {
-        super::parse_duration(text)
-    }
-}
-
-/// `SEED_WRITE_TOKEN`: when set, POST needs `Authorization: Bearer <token>`.
-/// Never a flag: command lines are visible to every user of the machine.
-pub mod write_token {
-    pub const VARIABLE: &str = "SEED_WRITE_TOKEN";
-
-    pub fn parse(text: &str) -> Result<super::WriteToken, super::InvalidSetting> {
-        super::WriteToken::new(text).map_err(|error| super::InvalidSetting(error.to_string()))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreKind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StoreKind {
     /// In this process only: lost on exit, not shared between instances.
     Memory,
     /// One item in a DynamoDB table: shared and durable.
     Dynamodb,
 }
 
-impl fmt::Display for StoreKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StoreKind::Memory => "memory",
-            StoreKind::Dynamodb => "dynamodb",
-        })
+/// A target's settings: the shared ones and its own.
+pub trait TargetSettings: clap::Parser {
+    fn shared_mut(&mut self) -> &mut SharedSettings;
+}
+
+/// Where the write token comes from: `SEED_WRITE_TOKEN`, or the target's own
+/// source (a file on the server, a Parameter Store name on Lambda).
+#[derive(Debug, Clone)]
+pub enum TokenSource<Reference> {
+    Variable(WriteToken),
+    Reference(Reference),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{variable} is not usable: {reason}")]
+    Variable { variable: String, reason: String },
+    #[error("the dynamodb store needs a table: set --table or SEED_TABLE")]
+    TableMissing,
+    #[error("both {WRITE_TOKEN_VARIABLE} and {0} are set; keep one")]
+    AmbiguousWriteToken(&'static str),
+    #[error(transparent)]
+    Arguments(#[from] clap::Error),
+}
+
+impl SharedSettings {
+    /// The table when the store is DynamoDB, named or implied by a table;
+    /// `None` for the in-memory store. [`read`] has refused DynamoDB
+    /// without a table.
+    pub fn dynamodb_table(&self) -> Option<&str> {
+        match self.store {
+            Some(StoreKind::Memory) => None,
+            Some(StoreKind::Dynamodb) | None => self.table.as_deref(),
+        }
+    }
+
+    /// The write token's source: `SEED_WRITE_TOKEN` or the target's own
+    /// `reference` (set through `variable`), never both.
+    pub fn write_token<R>(
+        &self,
+        reference: Option<R>,
+        variable: &'static str,
+    ) -> Result<Option<TokenSource<R>>, SettingsError> {
+        match (self.write_token.clone(), reference) {
+            (Some(_), Some(_)) => Err(SettingsError::AmbiguousWriteToken(variable)),
+            (Some(token), None) => Ok(Some(TokenSource::Variable(token))),
+            (None, reference) => Ok(reference.map(TokenSource::Reference)),
+        }
+    }
+}
+
+/// Reads a target's settings from `args` (the command line; Lambda has
+/// none) over the variables `lookup` gives, as clap's `env` fallbacks would
+/// but with an empty variable read as unset, and with `lookup` in place of
+/// the process environment so that tests need not touch it.
+pub fn read<T: TargetSettings>(
+    args: Vec<OsString>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<T, SettingsError> {
+    let declared = T::command();
+    let mut argv = args.clone();
+    // The variables become flags ahead of the command line's, which override them.
+    let first_flag = argv.len().min(1);
+    let from_environment = environment_flags(&declared, &lookup)?;
+    argv.splice(first_flag..first_flag, from_environment);
+    let command = declared
+        .clone()
+        .args_override_self(true)
+        .mut_args(|arg| arg.env(None));
+    let matches = command
+        .try_get_matches_from(argv)
+        .map_err(|error| match error.kind() {
+            // Help from the declared command, which still shows each variable.
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                declared.try_get_matches_from(args).err().unwrap_or(error)
+            }
+            _ => error,
+        })?;
+    let mut settings = T::from_arg_matches(&matches)?;
+    let shared = settings.shared_mut();
+    if shared.store == Some(StoreKind::Dynamodb) && shared.table.is_none() {
+        return Err(SettingsError::TableMissing);
+    }
+    shared.write_token = non_empty(lookup(WRITE_TOKEN_VARIABLE))
+        .map(|text| WriteToken::new(&text))
+        .transpose()
+        .map_err(|error| SettingsError::Variable {
+            variable: WRITE_TOKEN_VARIABLE.to_string(),
+            reason: error.to_string(),
+        })?;
+    Ok(settings)
+}
+
+/// Each set variable of `command`'s arguments as the flag it falls back
+/// for, its value checked by that flag's parser so that a refusal names the
+/// variable.
+fn environment_flags(
+    command: &clap::Command,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Vec<OsString>, SettingsError> {
+    let mut flags = Vec::new();
+    for arg in command.get_arguments() {
+        let (Some(variable), Some(long)) = (arg.get_env(), arg.get_long()) else {
+            continue;
+        };
+        let variable = variable.to_string_lossy();
+        let Some(value) = non_empty(lookup(&variable)) else {
+            continue;
+        };
+        let refused = |error: clap::Error| SettingsError::Variable {
+            variable: format!("{variable}={value:?}"),
+            reason: refusal(&error),
+        };
+        if !arg.get_action().takes_values() {
+            // A switch, set by a true-ish value as clap's own fallback reads it.
+            let set = FalseyValueParser::new().parse_ref(command, Some(arg), value.as_ref());
+            if set.map_err(refused)? {
+                flags.push(format!("--{long}").into());
+            }
+            continue;
+        }
+        let flag = OsString::from(format!("--{long}={value}"));
+        let alone = clap::Command::new("setting")
+            .no_binary_name(true)
+            .arg(arg.clone().env(None));
+        alone.try_get_matches_from([&flag]).map_err(refused)?;
+        flags.push(flag);
+    }
+    Ok(flags)
+}
+
+/// Why clap's parser refused a value, without the flag it names.
+fn refusal(error: &clap::Error) -> String {
+    if let Some(why) = std::error::Error::source(error) {
+        return why.to_string();
+    }
+    match error.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(valid)) => format!("write one of {}", valid.join(", ")),
+        _ => error.kind().to_string(),
     }
 }
 
@@ -119,23 +211,31 @@ pub fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|value| !value.is_empty())
 }
 
+/// DynamoDB's naming rules: 3 to 255 of `a-z A-Z 0-9 _ - .`; checked here
+/// so that a typo stops start-up instead of failing every request.
+fn parse_table(text: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if !(3..=255).contains(&text.len()) || !text.chars().all(allowed) {
+        return Err(format!(
+            "{text:?} is not a DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, _, - and .)"
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// A duration longer than zero, written as `500ms`, `10s` or `2m`.
-pub fn parse_duration(text: &str) -> Result<Duration, InvalidSetting> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = parse_delay(text)?;
     if duration.is_zero() {
-        return Err(InvalidSetting(format!(
-            "{text:?} is zero; it must be longer than zero"
-        )));
+        return Err(format!("{text:?} is zero; it must be longer than zero"));
     }
     Ok(duration)
 }
 
 /// A duration that may be zero (no delay).
-pub fn parse_delay(text: &str) -> Result<Duration, InvalidSetting> {
+pub fn parse_delay(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|error| {
-        InvalidSetting(format!(
-            "{text:?} is not a duration ({error}); write one such as 500ms, 10s or 2m"
-        ))
+        format!("{text:?} is not a duration ({error}); write one such as 500ms, 10s or 2m")
     })
 }
 
@@ -143,17 +243,108 @@ pub fn parse_delay(text: &str) -> Result<Duration, InvalidSetting> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_default_store_timeout_is_written_as_it_is() {
-        assert_eq!(
-            store_timeout::parse(store_timeout::DEFAULT_TEXT),
-            Ok(store_timeout::DEFAULT)
-        );
-        for kind in [StoreKind::Memory, StoreKind::Dynamodb] {
-            assert_eq!(store::parse(&kind.to_string()), Ok(kind));
+    #[derive(Debug, clap::Parser)]
+    struct Target {
+        #[command(flatten)]
+        shared: SharedSettings,
+        /// A target's own switch.
+        #[arg(long, env = "SEED_SWITCH")]
+        switch: bool,
+        /// A target's own token source.
+        #[arg(long, env = "SEED_TOKEN_FILE")]
+        token_file: Option<String>,
+    }
+
+    impl TargetSettings for Target {
+        fn shared_mut(&mut self) -> &mut SharedSettings {
+            &mut self.shared
         }
-        assert_eq!(store::default_for(None), StoreKind::Memory);
-        assert_eq!(store::default_for(Some("seeds")), StoreKind::Dynamodb);
+    }
+
+    fn read_with(flags: &[&str], variables: &[(&str, &str)]) -> Result<Target, SettingsError> {
+        let args = std::iter::once("target").chain(flags.iter().copied());
+        let lookup = |name: &str| {
+            let found = variables.iter().find(|(variable, _)| *variable == name);
+            found.map(|(_, value)| value.to_string())
+        };
+        read(args.map(OsString::from).collect(), lookup)
+    }
+
+    #[test]
+    fn the_default_store_timeout_is_the_constant() {
+        let defaults = read_with(&[], &[]).unwrap();
+        assert_eq!(defaults.shared.store_timeout, DEFAULT_STORE_TIMEOUT);
+        assert_eq!(format!("{DEFAULT_STORE_TIMEOUT:?}"), "2s");
+    }
+
+    #[test]
+    fn a_table_implies_dynamodb_which_needs_one() {
+        let table = |flags: &[&str], variables: &[(&str, &str)]| {
+            let settings = read_with(flags, variables).unwrap();
+            settings.shared.dynamodb_table().map(str::to_string)
+        };
+        assert_eq!(table(&[], &[]), None);
+        assert_eq!(table(&["--table", "seeds"], &[]), Some("seeds".into()));
+        assert_eq!(table(&[], &[("SEED_TABLE", "seeds")]), Some("seeds".into()));
+        assert_eq!(table(&["--store", "memory", "--table", "seeds"], &[]), None);
+        let flagged = read_with(&["--store", "dynamodb"], &[]);
+        assert!(matches!(flagged, Err(SettingsError::TableMissing)));
+        let empty = read_with(&[], &[("SEED_STORE", "dynamodb"), ("SEED_TABLE", "")]);
+        assert!(matches!(empty, Err(SettingsError::TableMissing)));
+    }
+
+    #[test]
+    fn flags_override_variables_and_empty_variables_are_unset() {
+        let both = read_with(&["--store-timeout", "3s"], &[("SEED_STORE_TIMEOUT", "1s")]).unwrap();
+        assert_eq!(both.shared.store_timeout, Duration::from_secs(3));
+        let variable = read_with(&[], &[("SEED_STORE_TIMEOUT", "1s")]).unwrap();
+        assert_eq!(variable.shared.store_timeout, Duration::from_secs(1));
+        let empty = read_with(&[], &[("SEED_STORE_TIMEOUT", ""), ("SEED_STORE", "")]).unwrap();
+        assert_eq!(empty.shared.store_timeout, DEFAULT_STORE_TIMEOUT);
+        for (value, set) in [("true", true), ("1", true), ("false", false), ("0", false)] {
+            let read = read_with(&[], &[("SEED_SWITCH", value)]).unwrap();
+            assert_eq!(read.switch, set, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_refused_variable_is_named_with_the_reason() {
+        for (variable, value, reason) in [
+            ("SEED_TABLE", "ab", "not a DynamoDB table name"),
+            ("SEED_STORE", "redis", "write one of memory, dynamodb"),
+            ("SEED_STORE_TIMEOUT", "0s", "is zero"),
+            ("SEED_WRITE_TOKEN", "two words", "visible ASCII"),
+        ] {
+            let error = read_with(&[], &[(variable, value)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with(variable), "{error}");
+            assert!(error.contains("is not usable"), "{error}");
+            assert!(error.contains(reason), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_write_token_comes_from_one_source() {
+        let source = |variables: &[(&str, &str)]| {
+            let settings = read_with(&[], variables).unwrap();
+            let reference = settings.token_file.clone();
+            settings.shared.write_token(reference, "SEED_TOKEN_FILE")
+        };
+        assert!(matches!(source(&[]), Ok(None)));
+        let variable = source(&[("SEED_WRITE_TOKEN", "t0ken")]);
+        assert!(matches!(variable, Ok(Some(TokenSource::Variable(_)))));
+        let file = source(&[("SEED_TOKEN_FILE", "/run/token")]);
+        assert!(matches!(file, Ok(Some(TokenSource::Reference(path))) if path == "/run/token"));
+        let both = source(&[
+            ("SEED_WRITE_TOKEN", "t0ken"),
+            ("SEED_TOKEN_FILE", "/run/token"),
+        ]);
+        let error = both.unwrap_err().to_string();
+        assert!(
+            error.contains("SEED_WRITE_TOKEN and SEED_TOKEN_FILE"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -168,11 +359,11 @@ mod tests {
     #[test]
     fn table_names_follow_dynamodb() {
         assert_eq!(
-            table::parse("seed-table_1.x"),
+            parse_table("seed-table_1.x"),
             Ok("seed-table_1.x".to_string())
         );
         for bad in ["", "ab", "has space", "slash/", &"t".repeat(256)] {
-            assert!(table::parse(bad).is_err(), "{bad:?}");
+            assert!(parse_table(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -50,7 +50,7 @@ async fn arm64_server_on_dynamodb() -> ServerProcess {
     let store = harness::dynamodb_local::store_on_new_table(
         &endpoint,
         "arm64",
-        shared::settings::store_timeout::DEFAULT,
+        shared::settings::DEFAULT_STORE_TIMEOUT,
     )
     .await;
     let program = harness::arm64::command(&harness::arm64::server());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::support::{settings, spawn_app_with};
 use harness::dynamodb_local::{shared_endpoint, store_env, store_on_new_table};
 use harness::lambda_emulator::LambdaUnderEmulator;
-use shared::settings::store_timeout::DEFAULT as STORE_TIMEOUT;
+use shared::settings::DEFAULT_STORE_TIMEOUT as STORE_TIMEOUT;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the Lambda bootstrap (cargo-lambda) and DynamoDB Local; ./scripts/test runs it"]

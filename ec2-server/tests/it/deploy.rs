@@ -490,7 +490,7 @@ fn boot(broken: bool, token: Option<&str>) -> Boot {
     let store = runtime.block_on(harness::dynamodb_local::store_on_new_table(
         &endpoint,
         "boot",
-        shared::settings::store_timeout::DEFAULT,
+        shared::settings::DEFAULT_STORE_TIMEOUT,
     ));
     let mut command =
         std::process::Command::new(harness::workspace_root().join("scripts/boot-test"));

@@ -4,7 +4,7 @@
 use crate::support::process;
 use contract::Endpoint;
 use harness::dynamodb_local::{shared_endpoint, store_on_new_table};
-use shared::settings::store_timeout::DEFAULT as STORE_TIMEOUT;
+use shared::settings::DEFAULT_STORE_TIMEOUT as STORE_TIMEOUT;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs DynamoDB Local (Java, Node); ./scripts/test runs it"]

@@ -13,7 +13,7 @@ use harness::dynamodb_local::{
     PrivateDynamoDb,
 };
 use http::StatusCode;
-use shared::settings::store_timeout::DEFAULT as STORE_TIMEOUT;
+use shared::settings::DEFAULT_STORE_TIMEOUT as STORE_TIMEOUT;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs DynamoDB Local (Java, Node); ./scripts/test runs it"]

@@ -46,6 +46,10 @@ fn a_name_that_cannot_be_a_header_is_refused_at_start_up() {
     .args(["--port", "0", "--instance-name", "bad\u{7f}name"])
     .output()
     .expect("runs");
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "refused as any invalid setting"
+    );
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot be sent in a header"));
 }

@@ -21,7 +21,7 @@ use harness::dynamodb_local::{sdk_config, shared_endpoint, store_on_new_table};
 use harness::lambda_emulator::LambdaUnderEmulator;
 use harness::replica::Replica;
 use harness::slow_proxy::SlowProxy;
-use shared::settings::store_timeout::DEFAULT as STORE_TIMEOUT;
+use shared::settings::DEFAULT_STORE_TIMEOUT as STORE_TIMEOUT;
 use shared::{DynamoDbStore, Seed, Store, StoreError};
 
 use crate::support::{settings, spawn_app_with, TestServer};

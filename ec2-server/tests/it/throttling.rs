@@ -13,7 +13,7 @@ use contract::Endpoint;
 use harness::dynamodb_local::{shared_endpoint, store_on_new_table};
 use harness::throttling_proxy::{parse_target, Budget, ThrottlingProxy};
 use http::StatusCode;
-use shared::settings::store_timeout::DEFAULT as STORE_TIMEOUT;
+use shared::settings::DEFAULT_STORE_TIMEOUT as STORE_TIMEOUT;
 
 use crate::linearizability::record_one_register;
 use crate::support::process::{self, ServerProcess};

@@ -75,6 +75,14 @@ fn unusable_token_settings_stop_start_up() {
     assert!(String::from_utf8_lossy(&both.stderr).contains("keep one"));
 
     let spaces = run(&[], &[("SEED_WRITE_TOKEN", "two words")]);
-    assert_eq!(spaces.status.code(), Some(1));
+    assert_eq!(
+        spaces.status.code(),
+        Some(2),
+        "refused as any invalid setting"
+    );
+    assert!(
+        !String::from_utf8_lossy(&spaces.stderr).contains("two words"),
+        "the token is a secret"
+    );
     assert!(String::from_utf8_lossy(&spaces.stderr).contains("visible ASCII"));
 }

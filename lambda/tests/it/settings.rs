@@ -43,8 +43,8 @@ fn the_documented_settings_are_the_ones_the_function_reads() {
         };
         for variable in code_spans(variables) {
             documented.insert(variable.to_string());
-            if variable == shared::settings::store_timeout::VARIABLE
-                && default != &format!("`{}`", shared::settings::store_timeout::DEFAULT_TEXT)
+            if variable == "SEED_STORE_TIMEOUT"
+                && default != &format!("`{:?}`", shared::settings::DEFAULT_STORE_TIMEOUT)
             {
                 wrong.push(format!("{variable}: documented default {default}"));
             }

@@ -67,7 +67,7 @@ pub async fn spawn_app_on_dynamodb() -> TestServer {
     let store = harness::dynamodb_local::store_on_new_table(
         &endpoint,
         "contract",
-        shared::settings::store_timeout::DEFAULT,
+        shared::settings::DEFAULT_STORE_TIMEOUT,
     )
     .await;
     spawn_app_with(Settings::for_tests(), Arc::new(store)).await

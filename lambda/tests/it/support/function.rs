@@ -7,7 +7,7 @@ use std::process::Command;
 use contract::Endpoint;
 use harness::dynamodb_local::{shared_endpoint, store_env, store_on_new_table};
 use harness::lambda_emulator::LambdaUnderEmulator;
-use shared::settings::store_timeout::DEFAULT as STORE_TIMEOUT;
+use shared::settings::DEFAULT_STORE_TIMEOUT as STORE_TIMEOUT;
 
 pub struct RunningFunction {
     endpoint: Endpoint,
