@@ -6,9 +6,30 @@
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
 
-# A loopback port nobody listens on right now.
+# free_port: a loopback port no socket uses right now, from the kernel's
+# ephemeral range as bind(0) would pick, at random so that two callers
+# rarely pick alike (the tests' ports, harness/src/ports.rs, lie below it).
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  local low high port
+  read -r low high < /proc/sys/net/ipv4/ip_local_port_range
+  for _ in $(seq 100); do
+    port=$((low + (RANDOM * 32768 + RANDOM) % (high - low)))
+    used_sockets "$port" any | grep -q . || { echo "$port"; return 0; }
+  done
+  echo "no free loopback port in $low..$high" >&2
+  return 1
+}
+
+# used_sockets PORT listening|any: the socket inodes (socket:[N]) on PORT.
+used_sockets() {
+  awk -v port="$(printf ':%04X' "$1")" -v state="$2" \
+    'FNR > 1 && substr($2, length($2) - 4) == port && (state == "any" || $4 == "0A") {
+       print "socket:[" $10 "]" }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# alive PID: whether PID runs (a zombie nobody has reaped holds no socket).
+alive() {
+  [ -r "/proc/$1/stat" ] && ! grep -qE '^[0-9]+ \(.*\) Z ' "/proc/$1/stat" 2>/dev/null
 }
 
 # wait_for_port PID PORT SECONDS NAME LOG: until process PID itself listens
@@ -17,45 +38,18 @@ free_port() {
 # else answers on the port: so what counts is a listening socket among
 # PID's own. Fails, printing the end of LOG, if PID exits or SECONDS pass.
 wait_for_port() {
-  if ! python3 - "$1" "$2" "$3" <<'PY'
-import os, sys, time
-pid, port, deadline = sys.argv[1], int(sys.argv[2]), time.time() + float(sys.argv[3])
-
-def listening_sockets():
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = open(table).read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(f"socket:[{fields[9]}]")
-    return inodes
-
-def running():
-    try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-while running() and time.time() < deadline:
-    sockets = listening_sockets()
-    try:
-        own = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
-    except OSError:
-        own = set()
-    if sockets & own:
-        sys.exit(0)
-    time.sleep(0.2)
-sys.exit(1)
-PY
-  then
-    echo "$4 (pid $1) did not listen on port $2 within $3 s; the end of its log ($5):" >&2
-    tail -n 30 "$5" >&2 || true
-    return 1
-  fi
+  local deadline=$((SECONDS + $3)) listening
+  while alive "$1" && [ "$SECONDS" -lt "$deadline" ]; do
+    listening=$(used_sockets "$2" listening)
+    if [ -n "$listening" ] && find "/proc/$1/fd" -maxdepth 1 -type l -printf '%l\n' 2>/dev/null \
+        | grep -qxF "$listening"; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "$4 (pid $1) did not listen on port $2 within $3 s; the end of its log ($5):" >&2
+  tail -n 30 "$5" >&2 || true
+  return 1
 }
 
 # pinned NAME: NAME's version from scripts/tools.pins, the one list of the
