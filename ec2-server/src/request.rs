@@ -30,11 +30,14 @@ use tokio::time::Instant;
 pub const HEALTH_CHECKER: &str = "ELB-HealthChecker/";
 
 /// A response, or the panic that stopped the handler making one.
-pub type Answered<B> = Result<Response<B>, Box<dyn Any + Send>>;
+pub type HandlerOutcome<B> = Result<Response<B>, Box<dyn Any + Send>>;
 
 /// Polls the handler's future, turning a panic into an `Err` (the panic
-/// hook has logged it; [`settle`] answers `500`).
-pub fn poll_catching_panics<F, B>(future: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<Answered<B>>
+/// hook has logged it; [`reuse_or_close`] answers `500`).
+pub fn poll_catching_panics<F, B>(
+    future: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<HandlerOutcome<B>>
 where
     F: Future<Output = Result<Response<B>, Infallible>>,
 {
@@ -59,8 +62,8 @@ where
 ///
 /// Only requests with a body or a lame duck need it: the caller skips it
 /// otherwise.
-pub async fn settle<B: From<Bytes>>(
-    answered: Answered<B>,
+pub async fn reuse_or_close<B: From<Bytes>>(
+    answered: HandlerOutcome<B>,
     unread: Option<(Incoming, Instant)>,
     expects_continue: bool,
     lame_duck: bool,
@@ -145,7 +148,7 @@ fn says_close(headers: &HeaderMap) -> bool {
 }
 
 /// Where the rest of a request's body goes when the handler drops it
-/// unread, for [`settle`]. One per connection: its requests come one at a
+/// unread, for [`reuse_or_close`]. One per connection: its requests come one at a
 /// time. Checking it costs one atomic load; nothing is allocated per request.
 #[derive(Default)]
 pub struct UnreadBody {
@@ -156,7 +159,7 @@ pub struct UnreadBody {
 impl UnreadBody {
     /// Keeps the rest of a body and its read deadline.
     pub fn keep(&self, body: Incoming, deadline: Instant) {
-        *self.lock() = Some((body, deadline));
+        *shared::lock(&self.body) = Some((body, deadline));
         self.kept.store(true, Ordering::Release);
     }
 
@@ -165,13 +168,7 @@ impl UnreadBody {
         if !self.kept.swap(false, Ordering::Acquire) {
             return None;
         }
-        self.lock().take()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Incoming, Instant)>> {
-        self.body
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        shared::lock(&self.body).take()
     }
 }
 

@@ -40,7 +40,7 @@ pub fn init(level: &str, format: LogFormat) -> Result<(), TelemetryError> {
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
     // One log line per panic, in the log's own format, instead of the
     // default hook's text on standard error. A panic while answering a
-    // request is then answered 500 (`request::settle`) and the server goes on.
+    // request is then answered 500 (`request::reuse_or_close`) and the server goes on.
     std::panic::set_hook(Box::new(|panic| {
         tracing::error!(%panic, "panicked");
     }));

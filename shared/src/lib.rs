@@ -10,6 +10,8 @@
 //! - [`write_token`] — optional protection of writes.
 //! - [`settings`] — the settings every target reads, parsed one way.
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 pub mod error;
 pub mod handler;
 pub mod post_body;
@@ -25,6 +27,13 @@ pub use seed::Seed;
 pub use store::DynamoDbStore;
 pub use store::{MemoryStore, Store, StoreError};
 pub use write_token::{InvalidWriteToken, WriteToken};
+
+/// Locks `mutex`, recovering it if a panic poisoned it: every mutex here
+/// guards values that are whole between statements, so what a panic left
+/// is usable, and failing every later request over it would be worse.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The largest POST body read, in bytes (docs/contract.md: 64 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

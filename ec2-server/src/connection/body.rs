@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use shared::BodyReadTimedOut;
 use tokio::time::{sleep_until, Instant, Sleep};
 
-use super::activity::Activity;
+use super::state::ConnectionState;
 
 /// A request body that fails with [`BodyReadTimedOut`] when the client has not
 /// sent all of it within the limit. The clock starts with the request.
@@ -31,11 +31,15 @@ pub struct DeadlineBody {
     timer: Option<Pin<Box<Sleep>>>,
     /// The connection to hand an unread rest to; `None` for a request
     /// without a body.
-    unread_to: Option<Arc<Activity>>,
+    unread_to: Option<Arc<ConnectionState>>,
 }
 
 impl DeadlineBody {
-    pub(super) fn new(inner: Incoming, limit: Duration, unread_to: Option<Arc<Activity>>) -> Self {
+    pub(super) fn new(
+        inner: Incoming,
+        limit: Duration,
+        unread_to: Option<Arc<ConnectionState>>,
+    ) -> Self {
         DeadlineBody {
             inner: Some(inner),
             deadline: Instant::now() + limit,
@@ -47,9 +51,9 @@ impl DeadlineBody {
 
 impl Drop for DeadlineBody {
     fn drop(&mut self) {
-        if let (Some(inner), Some(activity)) = (self.inner.take(), &self.unread_to) {
+        if let (Some(inner), Some(state)) = (self.inner.take(), &self.unread_to) {
             if !inner.is_end_stream() {
-                activity.unread.keep(inner, self.deadline);
+                state.unread.keep(inner, self.deadline);
             }
         }
     }
@@ -97,12 +101,12 @@ impl Body for DeadlineBody {
 /// starts the connection's idle time.
 pub(super) struct FinishOnDrop<B> {
     pub(super) inner: B,
-    pub(super) activity: Arc<Activity>,
+    pub(super) state: Arc<ConnectionState>,
 }
 
 impl<B> Drop for FinishOnDrop<B> {
     fn drop(&mut self) {
-        self.activity.response_finished();
+        self.state.response_finished();
     }
 }
 

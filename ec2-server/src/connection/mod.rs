@@ -29,12 +29,12 @@
 //! the client lose the response. So the socket sends FIN, then reads and
 //! discards for up to [`LINGER_TIME`] until the client closes its side.
 //!
-//! - [`activity`] — the phase and its clock;
+//! - [`state`] — the phase, its clock and an unread body;
 //! - [`stream`] — the socket: first bytes, the head limit, the linger;
 //! - [`body`] — the body-read limit and the end of each response.
 
-mod activity;
 mod body;
+mod state;
 mod stream;
 
 use std::convert::Infallible;
@@ -55,9 +55,9 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
-use self::activity::{Activity, Phase};
 pub use self::body::DeadlineBody;
 use self::body::FinishOnDrop;
+use self::state::{ConnectionState, Phase};
 use self::stream::WatchedStream;
 use crate::request;
 
@@ -84,7 +84,7 @@ pub const READ_BUFFER_BYTES: usize = MAX_HEADER_BYTES + 8 * 1024;
 
 /// Serves one accepted connection until the client closes it, a limit runs
 /// out, or a drain requested through `drain` completes. Each request is
-/// answered as [`request::refusal`] and [`request::settle`] say, and
+/// answered as [`request::refusal`] and [`request::reuse_or_close`] say, and
 /// differently while `lame_duck` is set.
 pub async fn serve<S, B>(
     stream: TcpStream,
@@ -101,12 +101,12 @@ pub async fn serve<S, B>(
     B: Body<Data = Bytes> + From<Bytes> + Unpin + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&activity)));
+    let state = Arc::new(ConnectionState::new());
+    let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&state)));
     let exchange = Exchange {
         service,
         lame_duck,
-        activity: Arc::clone(&activity),
+        state: Arc::clone(&state),
         body_read_timeout: limits.body_read_timeout,
     };
     let hyper_service = hyper::service::service_fn(move |request| exchange.answer(request));
@@ -115,7 +115,7 @@ pub async fn serve<S, B>(
         .header_read_timeout(None)
         .max_buf_size(READ_BUFFER_BYTES)
         .serve_connection(io, hyper_service));
-    Watchdog { activity, limits }.watch(connection, drain).await;
+    Watchdog { state, limits }.watch(connection, drain).await;
 }
 
 /// How each request of one connection is answered.
@@ -125,7 +125,7 @@ struct Exchange<S> {
     /// Set while the server shuts down: answers then close their connection.
     lame_duck: Arc<AtomicBool>,
     /// What the connection is doing, shared with its [`Watchdog`].
-    activity: Arc<Activity>,
+    state: Arc<ConnectionState>,
     /// How long a request's body may take to arrive.
     body_read_timeout: Duration,
 }
@@ -140,16 +140,16 @@ where
         &self,
         request: Request<Incoming>,
     ) -> impl Future<Output = Result<Response<FinishOnDrop<B>>, Infallible>> {
-        self.activity.request_started();
+        self.state.request_started();
         let lame_duck = self.lame_duck.load(Ordering::Relaxed);
         let has_body = !request.body().is_end_stream();
         let expects_continue = has_body && request.headers().contains_key(EXPECT);
         let refused = request::refusal(&request, has_body, lame_duck);
-        let unread_to = has_body.then(|| Arc::clone(&self.activity));
+        let unread_to = has_body.then(|| Arc::clone(&self.state));
         let body_read_timeout = self.body_read_timeout;
         let request = request.map(|body| DeadlineBody::new(body, body_read_timeout, unread_to));
         let mut service = self.service.clone();
-        let activity = Arc::clone(&self.activity);
+        let state = Arc::clone(&self.state);
         async move {
             let answered = match refused {
                 Some(refused) => {
@@ -165,14 +165,14 @@ where
                         .await
                 }
             };
-            let unread = has_body.then(|| activity.unread.take()).flatten();
+            let unread = has_body.then(|| state.unread.take()).flatten();
             let response = match (answered, unread) {
                 // The common case: the body (if any) read, not shutting down.
                 (Ok(response), None) if !lame_duck => response,
                 // Boxed, so that its state does not grow every request's
                 // future, which hyper moves into place.
                 (answered, unread) => {
-                    Box::pin(request::settle(
+                    Box::pin(request::reuse_or_close(
                         answered,
                         unread,
                         expects_continue,
@@ -181,7 +181,7 @@ where
                     .await
                 }
             };
-            Ok(response.map(|inner| FinishOnDrop { inner, activity }))
+            Ok(response.map(|inner| FinishOnDrop { inner, state }))
         }
     }
 }
@@ -189,7 +189,7 @@ where
 /// Holds one connection to its time limits and ends it on a drain.
 struct Watchdog {
     /// What the connection is doing, as its [`Exchange`] and stream report it.
-    activity: Arc<Activity>,
+    state: Arc<ConnectionState>,
     limits: ConnectionLimits,
 }
 
@@ -211,7 +211,7 @@ impl Watchdog {
         // armed (a request arriving on an idle connection) is checked before
         // its own limit runs out, and then exactly at it.
         let mut timer = pin!(sleep_until(
-            self.next_check(self.activity.deadline(&self.limits).1)
+            self.next_check(self.state.deadline(&self.limits).1)
         ));
         let mut drain_requested = pin!(drain.cancelled());
         loop {
@@ -223,33 +223,41 @@ impl Watchdog {
                     }
                     return;
                 }
-                () = timer.as_mut() => {
-                    let (phase, deadline) = self.activity.deadline(&self.limits);
-                    if Instant::now() < deadline {
-                        timer.as_mut().reset(self.next_check(deadline));
-                        continue;
+                () = timer.as_mut() => match self.on_timer(draining) {
+                    Verdict::CheckAgainAt(at) => timer.as_mut().reset(at),
+                    Verdict::CloseIdle { check_at } => {
+                        connection.as_mut().graceful_shutdown();
+                        draining = true;
+                        timer.as_mut().reset(check_at);
                     }
-                    match phase {
-                        Phase::Idle if !draining => {
-                            tracing::debug!("closing an idle connection");
-                            connection.as_mut().graceful_shutdown();
-                            draining = true;
-                            // Still idle at the next check: give up on it.
-                            timer.as_mut().reset(deadline);
-                        }
-                        Phase::Idle => return,
-                        Phase::ReadingHeaders => {
-                            tracing::debug!("client too slow sending request headers; disconnecting");
-                            return;
-                        }
-                        Phase::Handling => timer.as_mut().reset(self.next_check(deadline)),
-                    }
-                }
+                    Verdict::Drop => return,
+                },
                 () = drain_requested.as_mut(), if !draining => {
                     connection.as_mut().graceful_shutdown();
                     draining = true;
                 }
             }
+        }
+    }
+
+    /// What the connection's phase and its limit say when the timer fires.
+    fn on_timer(&self, draining: bool) -> Verdict {
+        let (phase, deadline) = self.state.deadline(&self.limits);
+        if Instant::now() < deadline {
+            return Verdict::CheckAgainAt(self.next_check(deadline));
+        }
+        match phase {
+            Phase::Idle if !draining => {
+                tracing::debug!("closing an idle connection");
+                // Still idle at the next check: give up on it.
+                Verdict::CloseIdle { check_at: deadline }
+            }
+            Phase::Idle => Verdict::Drop,
+            Phase::ReadingHeaders => {
+                tracing::debug!("client too slow sending request headers; disconnecting");
+                Verdict::Drop
+            }
+            Phase::Handling => Verdict::CheckAgainAt(self.next_check(deadline)),
         }
     }
 
@@ -261,6 +269,16 @@ impl Watchdog {
             .min(self.limits.idle_timeout);
         deadline.min(Instant::now() + longest_sleep)
     }
+}
+
+/// What the watchdog does when its timer fires.
+enum Verdict {
+    /// Nothing is late: look again then.
+    CheckAgainAt(Instant),
+    /// Idle past its limit: ask it to close, and look again then.
+    CloseIdle { check_at: Instant },
+    /// Drop the connection.
+    Drop,
 }
 
 /// A connection that can be asked to finish its request and close.

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
-use super::activity::{Activity, Phase};
+use super::state::{ConnectionState, Phase};
 use super::{LINGER_TIME, MAX_HEADER_BYTES};
 use crate::request;
 
@@ -22,7 +22,7 @@ use crate::request;
 /// holding request heads to [`MAX_HEADER_BYTES`], and closing with a linger.
 pub(super) struct WatchedStream {
     inner: TcpStream,
-    activity: Arc<Activity>,
+    state: Arc<ConnectionState>,
     /// Bytes read since the current request's head began.
     head_bytes: usize,
     /// The `431` being written, and how much of it is sent.
@@ -31,10 +31,10 @@ pub(super) struct WatchedStream {
 }
 
 impl WatchedStream {
-    pub(super) fn new(inner: TcpStream, activity: Arc<Activity>) -> Self {
+    pub(super) fn new(inner: TcpStream, state: Arc<ConnectionState>) -> Self {
         WatchedStream {
             inner,
-            activity,
+            state,
             head_bytes: 0,
             refusal: None,
             closing: None,
@@ -81,7 +81,7 @@ impl AsyncRead for WatchedStream {
         if this.refusal.is_some() {
             return this.poll_refuse(cx);
         }
-        let phase = this.activity.phase();
+        let phase = this.state.phase();
         if phase == Phase::Handling {
             // A body (or a pipelined request, read ahead): not a head.
             return Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -117,7 +117,7 @@ impl AsyncRead for WatchedStream {
         };
         if count > 0 {
             this.head_bytes += count;
-            this.activity.bytes_arrived();
+            this.state.bytes_arrived();
         }
         result
     }

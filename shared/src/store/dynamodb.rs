@@ -73,7 +73,7 @@ struct SeedItem {
     writes: Client,
     table: String,
     call_timeout: Duration,
-    observer: Observer,
+    attempts: AttemptLog,
 }
 
 impl DynamoDbStore {
@@ -88,10 +88,10 @@ impl DynamoDbStore {
         table: impl Into<String>,
         call_timeout: Duration,
     ) -> Self {
-        let observer = Observer::default();
+        let attempts = AttemptLog::default();
         let config = config
             .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .interceptor(observer.clone());
+            .interceptor(attempts.clone());
         // The whole call, retries included, ends within `call_timeout`. A
         // read attempt gets half of it, so a stuck connection leaves time for
         // one retry on a fresh one. A write attempt may use all of it: it is
@@ -112,7 +112,7 @@ impl DynamoDbStore {
             writes: Client::from_conf(writes),
             table: table.into(),
             call_timeout,
-            observer,
+            attempts,
         });
         DynamoDbStore {
             reads: SharedReads::new(Arc::clone(&item), call_timeout),
@@ -128,7 +128,7 @@ impl DynamoDbStore {
     /// prove that each POST, and each GET sent alone, costs exactly one call
     /// (GETs waiting together share one).
     pub fn requests_sent(&self) -> u64 {
-        self.item.observer.requests_sent.load(Ordering::Relaxed)
+        self.item.attempts.requests_sent.load(Ordering::Relaxed)
     }
 
     /// Reads the seed once, to report a missing table, missing credentials or
@@ -168,7 +168,7 @@ impl DynamoDbStore {
         match created {
             Ok(_) => tracing::info!(%table, "created the DynamoDB table"),
             Err(error) if error.code() == Some("ResourceInUseException") => {}
-            Err(error) => return Err(classify(error, ADMIN_CALL_TIMEOUT, None)),
+            Err(error) => return Err(sdk_failure(error, ADMIN_CALL_TIMEOUT, None)),
         }
         for _ in 0..60 {
             let described = reads
@@ -178,7 +178,7 @@ impl DynamoDbStore {
                 .config_override(admin_timeouts())
                 .send()
                 .await
-                .map_err(|error| classify(error, ADMIN_CALL_TIMEOUT, None))?;
+                .map_err(|error| sdk_failure(error, ADMIN_CALL_TIMEOUT, None))?;
             let status = described.table().and_then(|table| table.table_status());
             if status == Some(&TableStatus::Active) {
                 return Ok(());
@@ -194,15 +194,15 @@ impl DynamoDbStore {
 impl SeedItem {
     /// Names a failed call, with the last attempt's failure if the call ran
     /// out of time.
-    fn classify<E, R>(&self, error: SdkError<E, R>) -> StoreError
+    fn failure<E, R>(&self, error: SdkError<E, R>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        classify(
+        sdk_failure(
             error,
             self.call_timeout,
-            self.observer.recent_failure(self.call_timeout),
+            self.attempts.recent_failure(self.call_timeout),
         )
     }
 
@@ -217,7 +217,7 @@ impl SeedItem {
             )
             .send()
             .await
-            .map_err(|error| self.classify(error))?;
+            .map_err(|error| self.failure(error))?;
         Ok(())
     }
 }
@@ -233,7 +233,7 @@ impl ReadSeed for SeedItem {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|error| self.classify(error))?;
+            .map_err(|error| self.failure(error))?;
         let Some(item) = output.item() else {
             return Ok(Seed::zero());
         };
@@ -257,7 +257,7 @@ impl ReadSeed for SeedItem {
     }
 
     fn no_answer_within(&self, bound: Duration) -> StoreError {
-        timed_out(bound, self.observer.recent_failure(bound))
+        timed_out(bound, self.attempts.recent_failure(bound))
     }
 }
 
@@ -361,7 +361,7 @@ fn admin_timeouts() -> aws_sdk_dynamodb::config::Builder {
 
 /// Names an SDK failure by what an operator does about it. When the whole
 /// call timed out, the last attempt's failure (if recent) says why.
-fn classify<E, R>(
+fn sdk_failure<E, R>(
     error: SdkError<E, R>,
     call_timeout: Duration,
     last_attempt: Option<AttemptFailure>,
@@ -425,12 +425,12 @@ enum AttemptFailure {
 /// Watches the client's HTTP attempts: counts them, and remembers the last
 /// failure (written only on failure, so a healthy store pays one atomic add).
 #[derive(Debug, Default, Clone)]
-struct Observer {
+struct AttemptLog {
     requests_sent: Arc<AtomicU64>,
     last_failure: Arc<Mutex<Option<(Instant, AttemptFailure)>>>,
 }
 
-impl Observer {
+impl AttemptLog {
     fn recent_failure(&self, within: Duration) -> Option<AttemptFailure> {
         let last = self.last_failure.lock().ok()?;
         match &*last {
@@ -440,9 +440,9 @@ impl Observer {
     }
 }
 
-impl Intercept for Observer {
+impl Intercept for AttemptLog {
     fn name(&self) -> &'static str {
-        "SeedStoreObserver"
+        "SeedStoreAttemptLog"
     }
 
     fn read_before_transmit(

@@ -1,7 +1,7 @@
 //! The default store: the seed lives in this process only, as in the
 //! reference Flask server. Nothing is persisted and instances do not agree.
 
-use std::sync::RwLock;
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 
@@ -11,7 +11,7 @@ use crate::seed::Seed;
 /// One seed per process, lost on exit.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    seed: RwLock<Seed>,
+    seed: Mutex<Seed>,
 }
 
 impl MemoryStore {
@@ -23,21 +23,11 @@ impl MemoryStore {
 #[async_trait]
 impl Store for MemoryStore {
     async fn get(&self) -> Result<Seed, StoreError> {
-        // A poisoned lock still holds a whole seed: writers only ever swap in
-        // a complete value, so recover it rather than fail every request.
-        let seed = self
-            .seed
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Ok(seed.clone())
+        Ok(crate::lock(&self.seed).clone())
     }
 
     async fn put(&self, seed: &Seed) -> Result<(), StoreError> {
-        let mut current = self
-            .seed
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *current = seed.clone();
+        *crate::lock(&self.seed) = seed.clone();
         Ok(())
     }
 

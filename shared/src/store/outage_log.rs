@@ -91,15 +91,8 @@ impl OutageLog {
         self.success_at(Instant::now())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // A panic while holding this lock leaves plain counters behind.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     pub fn failure_at(&self, cause: &StoreError, now: Instant) -> Logged {
-        let mut state = self.lock();
+        let mut state = crate::lock(&self.state);
         let state = &mut *state;
         state.since_last_line += 1;
         let outage = state.outage.get_or_insert(Outage {
@@ -132,7 +125,7 @@ impl OutageLog {
     }
 
     pub fn success_at(&self, now: Instant) -> Logged {
-        let mut state = self.lock();
+        let mut state = crate::lock(&self.state);
         let Some(ended) = state.outage.take() else {
             return Logged::Nothing;
         };
@@ -223,11 +216,11 @@ mod tests {
         );
         // The failures after the last line (from 20.03 s on) are counted,
         // and the next line reports them.
-        assert_eq!(log.lock().since_last_line, 497);
+        assert_eq!(crate::lock(&log.state).since_last_line, 497);
         assert_eq!(
             log.failure_at(&unreachable(), start + Duration::from_secs(40)),
             Logged::FirstFailure
         );
-        assert_eq!(log.lock().since_last_line, 0);
+        assert_eq!(crate::lock(&log.state).since_last_line, 0);
     }
 }

@@ -18,7 +18,7 @@
 //! doubles while reads are refused and shrinks while they are not: the
 //! process slows its own read rate instead of failing its GETs.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -115,16 +115,9 @@ impl<R: ReadSeed> SharedReads<R> {
 }
 
 impl<R: ReadSeed> Shared<R> {
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        // Every change to the queue is whole before the lock is released.
-        self.queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Queues a GET, and starts a read for it unless one holds the queue.
     fn join(shared: &Arc<Self>, waiter: Waiter) {
-        let mut queue = shared.lock();
+        let mut queue = crate::lock(&shared.queue);
         queue.waiting.push(waiter);
         Self::start_read_if_free(shared, &mut queue);
     }
@@ -140,12 +133,12 @@ impl<R: ReadSeed> Shared<R> {
     /// One read: waits out the spacing, takes every GET waiting at the
     /// instant it is sent, and answers them.
     async fn read_for_waiting(self: Arc<Self>) {
-        let not_before = self.lock().pacing.next_read_at();
+        let not_before = crate::lock(&self.queue).pacing.next_read_at();
         if let Some(at) = not_before {
             tokio::time::sleep_until(at).await;
         }
         let batch = {
-            let mut queue = self.lock();
+            let mut queue = crate::lock(&self.queue);
             queue.pacing.sent(Instant::now());
             std::mem::take(&mut queue.waiting)
         };
@@ -168,7 +161,7 @@ impl<R: ReadSeed> Shared<R> {
 
     /// Lets the next read start.
     fn release(self: &Arc<Self>) {
-        let mut queue = self.lock();
+        let mut queue = crate::lock(&self.queue);
         queue.holding -= 1;
         Self::start_read_if_free(self, &mut queue);
     }
@@ -177,7 +170,7 @@ impl<R: ReadSeed> Shared<R> {
     /// back to wait for the next read (sent later, so still after each GET
     /// arrived) and slows the reads down.
     fn answer(self: &Arc<Self>, batch: Vec<Waiter>, outcome: Result<Seed, StoreError>) {
-        let mut queue = self.lock();
+        let mut queue = crate::lock(&self.queue);
         match outcome {
             Err(refusal @ StoreError::Throttled(_)) => {
                 queue.pacing.throttled(&refusal, self.bound);

@@ -54,18 +54,18 @@ impl PhaseCell {
 /// What a connection is doing and since when, and the unread rest of its
 /// current request's body; shared between the socket
 /// wrapper, the service and the watchdog (all in the connection's one task).
-pub(super) struct Activity {
+pub(super) struct ConnectionState {
     phase: PhaseCell,
     since_millis: AtomicU64,
     origin: Instant,
     pub(super) unread: UnreadBody,
 }
 
-impl Activity {
+impl ConnectionState {
     /// A new connection waits for its first request's first byte under the
     /// header-read limit.
     pub(super) fn new() -> Self {
-        Activity {
+        ConnectionState {
             phase: PhaseCell::new(Phase::ReadingHeaders),
             since_millis: AtomicU64::new(0),
             origin: Instant::now(),
