@@ -2,7 +2,6 @@
 //! two ec2-server instances, HAProxy), started by a test in a folder and on
 //! ports of its own, and stopped when dropped.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -17,7 +16,6 @@ pub struct Replica {
     server: PathBuf,
     extra_env: Vec<(String, String)>,
     pub url: String,
-    stats: String,
 }
 
 impl Replica {
@@ -37,7 +35,6 @@ impl Replica {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             url: String::new(),
-            stats: String::new(),
         };
         let port = free_port().to_string();
         let mut args = vec!["start"];
@@ -48,9 +45,6 @@ impl Replica {
         for line in output.lines() {
             if let Some(url) = line.strip_prefix("URL=") {
                 replica.url = url.trim_end_matches('/').to_string();
-            }
-            if let Some(stats) = line.strip_prefix("STATS=") {
-                replica.stats = stats.to_string();
             }
         }
         assert!(
@@ -143,26 +137,26 @@ impl Replica {
 
     /// HAProxy's view of instance `name`: "UP", "DOWN", ...
     pub fn balancer_state(&self, name: &str) -> String {
-        self.stats_field(name, 17)
+        self.balancer_view(name).0
     }
 
     /// The requests HAProxy has inside instance `name` right now.
     pub fn requests_inside(&self, name: &str) -> u32 {
-        let current = self.stats_field(name, 4);
-        current
-            .parse()
-            .unwrap_or_else(|_| panic!("HAProxy's scur of {name} is {current:?}"))
+        self.balancer_view(name).1
     }
 
-    /// Field `index` of instance `name`'s row in HAProxy's CSV statistics
-    /// (4: current sessions, 17: status).
-    fn stats_field(&self, name: &str, index: usize) -> String {
-        let csv = http_get(&format!("{};csv", self.stats));
-        csv.lines()
-            .map(|line| line.split(',').collect::<Vec<_>>())
-            .find(|fields| fields.len() > 17 && fields[0] == "instances" && fields[1] == name)
-            .map(|fields| fields[index].to_string())
-            .unwrap_or_else(|| panic!("instance {name} not in HAProxy's stats: {csv}"))
+    /// Instance `name`'s state and requests inside, as `scripts/replica
+    /// status` reports HAProxy's statistics.
+    fn balancer_view(&self, name: &str) -> (String, u32) {
+        let status = self.script(&["status"], &[]);
+        let prefix = format!("balancer sees {name}: ");
+        let view = status.lines().find_map(|line| line.strip_prefix(&prefix));
+        let parsed = view.and_then(|view| {
+            let (state, inside) = view.split_once(", ")?;
+            let inside = inside.strip_suffix(" requests inside")?.parse().ok()?;
+            Some((state.to_string(), inside))
+        });
+        parsed.unwrap_or_else(|| panic!("no view of instance {name} in: {status}"))
     }
 
     /// Waits until HAProxy reports `name` in `state` (e.g. "UP", "DOWN").
@@ -193,31 +187,4 @@ impl Drop for Replica {
 
 fn script_path() -> PathBuf {
     crate::workspace_root().join("scripts/replica")
-}
-
-/// The body of a plain `GET` of `url` (`http://127.0.0.1:PORT/path`), over
-/// HTTP/1.0 so that the answer ends with the connection.
-fn http_get(url: &str) -> String {
-    let rest = url
-        .strip_prefix("http://")
-        .unwrap_or_else(|| panic!("{url} is not http://"));
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = std::net::TcpStream::connect(authority)
-        .unwrap_or_else(|error| panic!("cannot connect to {authority}: {error}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a read timeout");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").expect("send the request");
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .unwrap_or_else(|error| panic!("reading {url}: {error}"));
-    match answer.split_once("\r\n\r\n") {
-        Some((head, body))
-            if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
-        {
-            body.to_string()
-        }
-        _ => panic!("GET {url} did not answer 200: {answer}"),
-    }
 }
