@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -68,32 +68,39 @@ pub fn parse_post_body(body: &[u8]) -> Result<Seed, PostBodyError> {
         return Err(PostBodyError::Empty);
     }
     let text = std::str::from_utf8(body).map_err(|_| PostBodyError::NotUtf8)?;
-    let top: TopLevel<'_> = serde_json::from_str(text).map_err(PostBodyError::InvalidJson)?;
-    let num = match top {
-        TopLevel::NotAnObject(kind) => return Err(PostBodyError::NotAnObject(kind)),
-        TopLevel::Object { num: None, .. } => return Err(PostBodyError::MissingNum),
-        TopLevel::Object {
-            duplicate_num: true,
-            ..
-        } => return Err(PostBodyError::DuplicateNum),
-        TopLevel::Object { num: Some(num), .. } => num,
-    };
-    seed_from_json_number(num.get())
+    let top: &RawValue = serde_json::from_str(text).map_err(PostBodyError::InvalidJson)?;
+    match kind_of(top.get()) {
+        JsonKind::Object => {}
+        other => return Err(PostBodyError::NotAnObject(other)),
+    }
+    let members: NumMember<'_> =
+        serde_json::from_str(top.get()).map_err(PostBodyError::InvalidJson)?;
+    match members {
+        NumMember { num: None, .. } => Err(PostBodyError::MissingNum),
+        NumMember {
+            duplicate: true, ..
+        } => Err(PostBodyError::DuplicateNum),
+        NumMember { num: Some(num), .. } => seed_from_json_number(num.get()),
+    }
 }
 
-/// Validates the raw text of the `num` member. serde_json has already checked
-/// that it is one well-formed JSON value, so its first byte tells its kind.
-fn seed_from_json_number(raw: &str) -> Result<Seed, PostBodyError> {
-    let kind = match raw.as_bytes().first() {
+/// The kind of a well-formed JSON value, told by its first byte.
+fn kind_of(raw: &str) -> JsonKind {
+    match raw.as_bytes().first() {
         Some(b'"') => JsonKind::String,
         Some(b't' | b'f') => JsonKind::Boolean,
         Some(b'n') => JsonKind::Null,
         Some(b'[') => JsonKind::Array,
         Some(b'{') => JsonKind::Object,
         _ => JsonKind::Number,
-    };
-    if kind != JsonKind::Number {
-        return Err(PostBodyError::NumNotANumber(kind));
+    }
+}
+
+/// Validates the raw text of the `num` member, one well-formed JSON value.
+fn seed_from_json_number(raw: &str) -> Result<Seed, PostBodyError> {
+    match kind_of(raw) {
+        JsonKind::Number => {}
+        other => return Err(PostBodyError::NumNotANumber(other)),
     }
     Seed::from_integer_literal(raw).map_err(|err| match err {
         SeedError::NotAnIntegerLiteral => PostBodyError::NumNotAnInteger,
@@ -101,72 +108,40 @@ fn seed_from_json_number(raw: &str) -> Result<Seed, PostBodyError> {
     })
 }
 
-/// The top level of a body: an object (with what we learnt about `num`) or
-/// the kind of whatever else it was.
-enum TopLevel<'a> {
-    Object {
-        num: Option<&'a RawValue>,
-        duplicate_num: bool,
-    },
-    NotAnObject(JsonKind),
+/// What an object says of `num`: its raw value, and whether it came twice
+/// (which serde's maps would resolve silently).
+struct NumMember<'a> {
+    num: Option<&'a RawValue>,
+    duplicate: bool,
 }
 
-impl<'de> Deserialize<'de> for TopLevel<'de> {
+impl<'de> Deserialize<'de> for NumMember<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TopLevelVisitor)
+        deserializer.deserialize_map(NumMemberVisitor)
     }
 }
 
-struct TopLevelVisitor;
+struct NumMemberVisitor;
 
-impl<'de> Visitor<'de> for TopLevelVisitor {
-    type Value = TopLevel<'de>;
+impl<'de> Visitor<'de> for NumMemberVisitor {
+    type Value = NumMember<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+        f.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut num = None;
-        let mut duplicate_num = false;
+        let mut duplicate = false;
         while let Some(MemberName { is_num }) = map.next_key()? {
             if is_num {
                 let value: &'de RawValue = map.next_value()?;
-                duplicate_num |= num.replace(value).is_some();
+                duplicate |= num.replace(value).is_some();
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(TopLevel::Object { num, duplicate_num })
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(TopLevel::NotAnObject(JsonKind::Array))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(TopLevel::NotAnObject(JsonKind::String))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(TopLevel::NotAnObject(JsonKind::Boolean))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(TopLevel::NotAnObject(JsonKind::Null))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(TopLevel::NotAnObject(JsonKind::Number))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(TopLevel::NotAnObject(JsonKind::Number))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(TopLevel::NotAnObject(JsonKind::Number))
+        Ok(NumMember { num, duplicate })
     }
 }
 
