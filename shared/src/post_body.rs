@@ -68,13 +68,14 @@ pub fn parse_post_body(body: &[u8]) -> Result<Seed, PostBodyError> {
         return Err(PostBodyError::Empty);
     }
     let text = std::str::from_utf8(body).map_err(|_| PostBodyError::NotUtf8)?;
-    let top: &RawValue = serde_json::from_str(text).map_err(PostBodyError::InvalidJson)?;
-    match kind_of(top.get()) {
-        JsonKind::Object => {}
-        other => return Err(PostBodyError::NotAnObject(other)),
+    // Only an object is parsed for its members; anything else is only
+    // checked to be JSON, and named by its kind.
+    let kind = kind_of(text.trim_start());
+    if kind != JsonKind::Object {
+        serde_json::from_str::<IgnoredAny>(text).map_err(PostBodyError::InvalidJson)?;
+        return Err(PostBodyError::NotAnObject(kind));
     }
-    let members: NumMember<'_> =
-        serde_json::from_str(top.get()).map_err(PostBodyError::InvalidJson)?;
+    let members: NumMember<'_> = serde_json::from_str(text).map_err(PostBodyError::InvalidJson)?;
     match members {
         NumMember { num: None, .. } => Err(PostBodyError::MissingNum),
         NumMember {
@@ -84,7 +85,7 @@ pub fn parse_post_body(body: &[u8]) -> Result<Seed, PostBodyError> {
     }
 }
 
-/// The kind of a well-formed JSON value, told by its first byte.
+/// The kind of the JSON value `raw` starts with, told by its first byte.
 fn kind_of(raw: &str) -> JsonKind {
     match raw.as_bytes().first() {
         Some(b'"') => JsonKind::String,
