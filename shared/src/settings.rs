@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::builder::{FalseyValueParser, TypedValueParser};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
 use clap::{Args, ValueEnum};
 
 use crate::handler::InstanceName;
@@ -124,24 +125,41 @@ pub fn read<T: TargetSettings>(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<T, SettingsError> {
     let declared = T::command();
-    let mut argv = args.clone();
-    // The variables become flags ahead of the command line's, which override them.
-    let first_flag = argv.len().min(1);
-    let from_environment = environment_flags(&declared, &lookup)?;
-    argv.splice(first_flag..first_flag, from_environment);
     let command = declared
         .clone()
         .args_override_self(true)
         .mut_args(|arg| arg.env(None));
-    let matches = command
-        .try_get_matches_from(argv)
-        .map_err(|error| match error.kind() {
-            // Help from the declared command, which still shows each variable.
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                declared.try_get_matches_from(args).err().unwrap_or(error)
-            }
-            _ => error,
-        })?;
+    // A variable counts only where its flag is not given, as with clap's own
+    // fallbacks; the variables become flags ahead of the command line's.
+    let given = match command
+        .clone()
+        .ignore_errors(true)
+        .try_get_matches_from(&args)
+    {
+        // Help from the declared command, which still shows each variable.
+        Err(help)
+            if matches!(
+                help.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            return Err(declared
+                .try_get_matches_from(args)
+                .err()
+                .unwrap_or(help)
+                .into());
+        }
+        given => given.ok(),
+    };
+    let on_command_line = |arg: &clap::Arg| {
+        let id = arg.get_id().as_str();
+        given.as_ref().and_then(|given| given.value_source(id)) == Some(ValueSource::CommandLine)
+    };
+    let mut argv = args;
+    let first_flag = argv.len().min(1);
+    let from_environment = environment_flags(&declared, &lookup, on_command_line)?;
+    argv.splice(first_flag..first_flag, from_environment);
+    let matches = command.try_get_matches_from(argv)?;
     let mut settings = T::from_arg_matches(&matches)?;
     let shared = settings.shared_mut();
     if shared.store == Some(StoreKind::Dynamodb) && shared.table.is_none() {
@@ -157,15 +175,16 @@ pub fn read<T: TargetSettings>(
     Ok(settings)
 }
 
-/// Each set variable of `command`'s arguments as the flag it falls back
-/// for, its value checked by that flag's parser so that a refusal names the
+/// Each set variable of `command`'s arguments not on the command line as
+/// the flag it falls back for, its value checked by that flag's parser so that a refusal names the
 /// variable.
 fn environment_flags(
     command: &clap::Command,
     lookup: &impl Fn(&str) -> Option<String>,
+    on_command_line: impl Fn(&clap::Arg) -> bool,
 ) -> Result<Vec<OsString>, SettingsError> {
     let mut flags = Vec::new();
-    for arg in command.get_arguments() {
+    for arg in command.get_arguments().filter(|arg| !on_command_line(arg)) {
         let (Some(variable), Some(long)) = (arg.get_env(), arg.get_long()) else {
             continue;
         };
@@ -295,8 +314,13 @@ mod tests {
 
     #[test]
     fn flags_override_variables_and_empty_variables_are_unset() {
-        let both = read_with(&["--store-timeout", "3s"], &[("SEED_STORE_TIMEOUT", "1s")]).unwrap();
-        assert_eq!(both.shared.store_timeout, Duration::from_secs(3));
+        for variable in ["1s", "soon"] {
+            let both = read_with(
+                &["--store-timeout", "3s"],
+                &[("SEED_STORE_TIMEOUT", variable)],
+            );
+            assert_eq!(both.unwrap().shared.store_timeout, Duration::from_secs(3));
+        }
         let variable = read_with(&[], &[("SEED_STORE_TIMEOUT", "1s")]).unwrap();
         assert_eq!(variable.shared.store_timeout, Duration::from_secs(1));
         let empty = read_with(&[], &[("SEED_STORE_TIMEOUT", ""), ("SEED_STORE", "")]).unwrap();

@@ -81,6 +81,26 @@ fn environment_variables_configure_the_server() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("not-a-port"));
 }
 
+#[test]
+fn a_flag_overrides_its_variable_and_help_needs_neither_valid() {
+    let server = |args: &[&str]| {
+        harness::without_shell_settings(&mut Command::new(env!("CARGO_BIN_EXE_ec2-server")))
+            .env("SEED_IDLE_TIMEOUT", "forever")
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let help = server(&["--help"]);
+    assert!(help.status.success(), "--help refused over a bad variable");
+    let overridden = server(&["--idle-timeout", "90s", "--port", "http"]);
+    let stderr = String::from_utf8_lossy(&overridden.stderr);
+    assert!(stderr.contains("--port"), "the flag's own error: {stderr}");
+    assert!(
+        !stderr.contains("SEED_IDLE_TIMEOUT"),
+        "an overridden variable was read: {stderr}"
+    );
+}
+
 #[tokio::test]
 async fn start_up_logs_the_configuration_and_that_memory_is_per_process() {
     let server = process::start(
