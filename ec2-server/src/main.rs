@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    ec2_server::startup::log_configuration(&settings, &application);
+    ec2_server::startup::log_configuration(&application);
     application.run_until_stopped(shutdown_signal()).await;
     ExitCode::SUCCESS
 }

@@ -40,10 +40,7 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     handler: SeedHandler,
-    limits: ConnectionLimits,
-    shutdown_delay: Duration,
-    shutdown_timeout: Duration,
-    max_connections: usize,
+    settings: Settings,
     token_source: Option<WriteTokenSetting>,
 }
 
@@ -60,16 +57,12 @@ impl Application {
         store: Arc<dyn Store>,
     ) -> Result<Self, StartupError> {
         let requested = settings.listen_address();
-        let listener = TcpListener::bind(requested)
-            .await
-            .map_err(|source| StartupError::Bind {
-                address: requested,
-                source,
-            })?;
-        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+        let bind_failed = |source| StartupError::Bind {
             address: requested,
             source,
-        })?;
+        };
+        let listener = TcpListener::bind(requested).await.map_err(bind_failed)?;
+        let address = listener.local_addr().map_err(bind_failed)?;
         let mut handler = SeedHandler::new(store);
         if let Some(name) = &settings.shared.instance_name {
             handler = handler.with_instance_name(name.clone());
@@ -83,14 +76,7 @@ impl Application {
             listener,
             address,
             handler,
-            limits: ConnectionLimits {
-                header_read_timeout: settings.header_read_timeout,
-                body_read_timeout: settings.body_read_timeout,
-                idle_timeout: settings.idle_timeout,
-            },
-            shutdown_delay: settings.shutdown_delay,
-            shutdown_timeout: settings.shutdown_timeout,
-            max_connections: settings.max_connections as usize,
+            settings: settings.clone(),
             token_source,
         })
     }
@@ -114,16 +100,18 @@ impl Application {
             listener,
             address,
             handler,
-            limits,
-            shutdown_delay,
-            shutdown_timeout,
-            max_connections,
+            settings,
             token_source: _,
         } = self;
+        let limits = ConnectionLimits {
+            header_read_timeout: settings.header_read_timeout,
+            body_read_timeout: settings.body_read_timeout,
+            idle_timeout: settings.idle_timeout,
+        };
         let lame_duck = Arc::new(AtomicBool::new(false));
         let stop = pin!(lame_duck_then_stop(
             shutdown,
-            shutdown_delay,
+            settings.shutdown_delay,
             Arc::clone(&lame_duck)
         ));
         let service = warp::service(seed_routes(handler));
@@ -138,8 +126,9 @@ impl Application {
             });
         };
         tracing::info!(%address, "listening");
-        accept_until(stop, &listener, max_connections, serve).await;
+        accept_until(stop, &listener, settings.max_connections as usize, serve).await;
         drop(listener);
+        let shutdown_timeout = settings.shutdown_timeout;
         tracing::info!(timeout = ?shutdown_timeout, "shutting down: draining open connections");
         drain.cancel();
         connections.close();
@@ -265,33 +254,25 @@ async fn sdk_config_from_environment() -> Result<aws_sdk_dynamodb::config::Build
 /// Completes on SIGTERM or SIGINT (Ctrl-C).
 pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
-                let _ = interrupt.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = interrupt => tracing::info!("SIGINT received"),
-            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let mut terminate = match terminate {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+            let _ = interrupt.await;
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-        tracing::info!("Ctrl-C received");
+    };
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received"),
+        _ = terminate.recv() => tracing::info!("SIGTERM received"),
     }
 }
 
 /// Logs the effective configuration once at start-up, and what the store
 /// choice means for users of the service.
-pub fn log_configuration(settings: &Settings, application: &Application) {
+pub fn log_configuration(application: &Application) {
+    let settings = &application.settings;
     tracing::info!(
         address = %application.address(),
         store = application.handler.store().kind(),
