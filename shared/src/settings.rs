@@ -131,26 +131,7 @@ pub fn read<T: TargetSettings>(
         .mut_args(|arg| arg.env(None));
     // A variable counts only where its flag is not given, as with clap's own
     // fallbacks; the variables become flags ahead of the command line's.
-    let given = match command
-        .clone()
-        .ignore_errors(true)
-        .try_get_matches_from(&args)
-    {
-        // Help from the declared command, which still shows each variable.
-        Err(help)
-            if matches!(
-                help.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-            ) =>
-        {
-            return Err(declared
-                .try_get_matches_from(args)
-                .err()
-                .unwrap_or(help)
-                .into());
-        }
-        given => given.ok(),
-    };
+    let given = command_line(&command, &declared, &args)?;
     let on_command_line = |arg: &clap::Arg| {
         let id = arg.get_id().as_str();
         given.as_ref().and_then(|given| given.value_source(id)) == Some(ValueSource::CommandLine)
@@ -161,18 +142,53 @@ pub fn read<T: TargetSettings>(
     argv.splice(first_flag..first_flag, from_environment);
     let matches = command.try_get_matches_from(argv)?;
     let mut settings = T::from_arg_matches(&matches)?;
-    let shared = settings.shared_mut();
-    if shared.store == Some(StoreKind::Dynamodb) && shared.table.is_none() {
-        return Err(SettingsError::TableMissing);
+    settings.shared_mut().check_and_add_token(&lookup)?;
+    Ok(settings)
+}
+
+/// What the command line alone gives, to tell which flags it sets; on
+/// `--help` or `--version`, the declared command's answer, which still
+/// shows each variable.
+fn command_line(
+    command: &clap::Command,
+    declared: &clap::Command,
+    args: &[OsString],
+) -> Result<Option<clap::ArgMatches>, SettingsError> {
+    match command
+        .clone()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+    {
+        Err(help)
+            if matches!(
+                help.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            let shown = declared.clone().try_get_matches_from(args).err();
+            Err(shown.unwrap_or(help).into())
+        }
+        given => Ok(given.ok()),
     }
-    shared.write_token = non_empty(lookup(WRITE_TOKEN_VARIABLE))
-        .map(|text| WriteToken::new(&text))
-        .transpose()
-        .map_err(|error| SettingsError::Variable {
+}
+
+impl SharedSettings {
+    /// Refuses DynamoDB without a table, and adds the token from
+    /// `SEED_WRITE_TOKEN`, which has no flag.
+    fn check_and_add_token(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), SettingsError> {
+        if self.store == Some(StoreKind::Dynamodb) && self.table.is_none() {
+            return Err(SettingsError::TableMissing);
+        }
+        let token = non_empty(lookup(WRITE_TOKEN_VARIABLE)).map(|text| WriteToken::new(&text));
+        self.write_token = token.transpose().map_err(|error| SettingsError::Variable {
             variable: WRITE_TOKEN_VARIABLE.to_string(),
             reason: error.to_string(),
         })?;
-    Ok(settings)
+        Ok(())
+    }
 }
 
 /// Each set variable of `command`'s arguments not on the command line as
