@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use shared::error::Chain;
 use shared::handler::InstanceName;
+use shared::settings::TokenSource;
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -19,7 +20,6 @@ use tokio_util::task::TaskTracker;
 use crate::configuration::{Settings, WriteTokenError, WriteTokenSetting};
 use crate::connection::{self, ConnectionLimits};
 use crate::routes::seed_routes;
-use shared::settings::TokenSource;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

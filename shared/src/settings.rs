@@ -80,8 +80,9 @@ pub enum TokenSource<Reference> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("{variable} is not usable: {reason}")]
-    Variable { variable: String, reason: String },
+    /// `setting` names the variable, and its value unless it is secret.
+    #[error("{setting} is not usable: {reason}")]
+    Variable { setting: String, reason: String },
     #[error("the dynamodb store needs a table: set --table or SEED_TABLE")]
     TableMissing,
     #[error("both {WRITE_TOKEN_VARIABLE} and {0} are set; keep one")]
@@ -113,6 +114,23 @@ impl SharedSettings {
             (Some(token), None) => Ok(Some(TokenSource::Variable(token))),
             (None, reference) => Ok(reference.map(TokenSource::Reference)),
         }
+    }
+
+    /// Refuses DynamoDB without a table, and adds the token from
+    /// `SEED_WRITE_TOKEN`, which has no flag.
+    fn check_and_add_token(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), SettingsError> {
+        if self.store == Some(StoreKind::Dynamodb) && self.table.is_none() {
+            return Err(SettingsError::TableMissing);
+        }
+        let token = non_empty(lookup(WRITE_TOKEN_VARIABLE)).map(|text| WriteToken::new(&text));
+        self.write_token = token.transpose().map_err(|error| SettingsError::Variable {
+            setting: WRITE_TOKEN_VARIABLE.to_string(),
+            reason: error.to_string(),
+        })?;
+        Ok(())
     }
 }
 
@@ -172,25 +190,6 @@ fn command_line(
     }
 }
 
-impl SharedSettings {
-    /// Refuses DynamoDB without a table, and adds the token from
-    /// `SEED_WRITE_TOKEN`, which has no flag.
-    fn check_and_add_token(
-        &mut self,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<(), SettingsError> {
-        if self.store == Some(StoreKind::Dynamodb) && self.table.is_none() {
-            return Err(SettingsError::TableMissing);
-        }
-        let token = non_empty(lookup(WRITE_TOKEN_VARIABLE)).map(|text| WriteToken::new(&text));
-        self.write_token = token.transpose().map_err(|error| SettingsError::Variable {
-            variable: WRITE_TOKEN_VARIABLE.to_string(),
-            reason: error.to_string(),
-        })?;
-        Ok(())
-    }
-}
-
 /// Each set variable of `command`'s arguments not on the command line as
 /// the flag it falls back for, its value checked by that flag's parser so that a refusal names the
 /// variable.
@@ -209,7 +208,7 @@ fn environment_flags(
             continue;
         };
         let refused = |error: clap::Error| SettingsError::Variable {
-            variable: format!("{variable}={value:?}"),
+            setting: format!("{variable}={value:?}"),
             reason: refusal(&error),
         };
         if !arg.get_action().takes_values() {
