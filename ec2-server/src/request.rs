@@ -13,8 +13,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -147,31 +145,6 @@ fn says_close(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
 }
 
-/// Where the rest of a request's body goes when the handler drops it
-/// unread, for [`reuse_or_close`]. One per connection: its requests come one at a
-/// time. Checking it costs one atomic load; nothing is allocated per request.
-#[derive(Default)]
-pub struct UnreadBody {
-    kept: AtomicBool,
-    body: Mutex<Option<(Incoming, Instant)>>,
-}
-
-impl UnreadBody {
-    /// Keeps the rest of a body and its read deadline.
-    pub fn keep(&self, body: Incoming, deadline: Instant) {
-        *shared::lock(&self.body) = Some((body, deadline));
-        self.kept.store(true, Ordering::Release);
-    }
-
-    /// What was kept since the last call, if anything.
-    pub fn take(&self) -> Option<(Incoming, Instant)> {
-        if !self.kept.swap(false, Ordering::Acquire) {
-            return None;
-        }
-        shared::lock(&self.body).take()
-    }
-}
-
 /// Reads and drops the rest of a body: true when it ended within the body
 /// size limit and its deadline, so the connection can take the next request.
 async fn discard((mut body, deadline): (Incoming, Instant)) -> bool {
@@ -197,27 +170,13 @@ async fn discard((mut body, deadline): (Incoming, Instant)) -> bool {
 /// (the `431` for a head over the limit, which hyper never parsed).
 pub fn serialize(response: Response<Bytes>) -> Bytes {
     let (parts, body) = response.into_parts();
-    let mut out = Vec::with_capacity(256 + body.len());
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(parts.status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(
-        parts
-            .status
-            .canonical_reason()
-            .unwrap_or_default()
-            .as_bytes(),
-    );
-    out.extend_from_slice(b"\r\n");
+    let mut head = format!("HTTP/1.1 {}\r\n", parts.status);
     for (name, value) in &parts.headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        let value = String::from_utf8_lossy(value.as_bytes());
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
-    out.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
-    out.extend_from_slice(&body);
-    Bytes::from(out)
+    head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+    Bytes::from([head.as_bytes(), &body].concat())
 }
 
 #[cfg(test)]

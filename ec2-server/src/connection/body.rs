@@ -20,9 +20,9 @@ use super::state::ConnectionState;
 /// sent all of it within the limit. The clock starts with the request.
 ///
 /// Dropped unfinished (a refusal that did not read it), it hands the rest of
-/// the body to its connection's [`UnreadBody`](crate::request::UnreadBody) instead of letting hyper see it dropped: hyper
-/// would then close the connection silently unless the whole body happened
-/// to be buffered already.
+/// the body to its connection's state instead of letting hyper see it
+/// dropped: hyper would then close the connection silently unless the whole
+/// body happened to be buffered already.
 pub struct DeadlineBody {
     /// `None` only after drop has handed it on.
     inner: Option<Incoming>,
@@ -53,7 +53,7 @@ impl Drop for DeadlineBody {
     fn drop(&mut self) {
         if let (Some(inner), Some(state)) = (self.inner.take(), &self.unread_to) {
             if !inner.is_end_stream() {
-                state.unread.keep(inner, self.deadline);
+                state.keep_unread((inner, self.deadline));
             }
         }
     }
@@ -97,7 +97,7 @@ impl Body for DeadlineBody {
     }
 }
 
-/// A response body that tells the watchdog when the response is done, which
+/// A response body that tells the connection when the response is done, which
 /// starts the connection's idle time.
 pub(super) struct FinishOnDrop<B> {
     pub(super) inner: B,

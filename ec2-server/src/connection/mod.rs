@@ -7,7 +7,7 @@
 //! them longer; a slow-client limit must be much shorter than that. So the
 //! limits are kept here instead, per phase of the connection:
 //!
-//! - idle (between requests): `idle_timeout`, then a graceful close;
+//! - idle (between requests): `idle_timeout`, then a quiet close;
 //! - reading headers (from the first byte of a request, or from the accept
 //!   for a connection's first request, to the handler being called):
 //!   `header_read_timeout`, then the connection is dropped. A connection
@@ -29,8 +29,8 @@
 //! the client lose the response. So the socket sends FIN, then reads and
 //! discards for up to [`LINGER_TIME`] until the client closes its side.
 //!
-//! - [`state`] — the phase, its clock and an unread body;
-//! - [`stream`] — the socket: first bytes, the head limit, the linger;
+//! - [`state`] — the phase, since when, and an unread body;
+//! - [`stream`] — the socket: the idle and head limits, the linger;
 //! - [`body`] — the body-read limit and the end of each response.
 
 mod body;
@@ -39,7 +39,7 @@ mod stream;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,13 +51,12 @@ use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
 pub use self::body::DeadlineBody;
 use self::body::FinishOnDrop;
-use self::state::{ConnectionState, Phase};
+use self::state::ConnectionState;
 use self::stream::WatchedStream;
 use crate::request;
 
@@ -67,6 +66,13 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
     pub idle_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    /// The longest a connection's timer sleeps between looks at its phase.
+    fn shortest(&self) -> Duration {
+        self.header_read_timeout.min(self.idle_timeout)
+    }
 }
 
 /// The longest a closing connection keeps reading what the client still
@@ -102,7 +108,7 @@ pub async fn serve<S, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let state = Arc::new(ConnectionState::new());
-    let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&state)));
+    let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&state), limits));
     let exchange = Exchange {
         service,
         lame_duck,
@@ -110,12 +116,22 @@ pub async fn serve<S, B>(
         body_read_timeout: limits.body_read_timeout,
     };
     let hyper_service = hyper::service::service_fn(move |request| exchange.answer(request));
-    let connection = pin!(hyper::server::conn::http1::Builder::new()
-        // The watchdog's limits replace hyper's own header timer.
+    let mut connection = pin!(hyper::server::conn::http1::Builder::new()
+        // The stream's limits replace hyper's own header timer.
         .header_read_timeout(None)
         .max_buf_size(READ_BUFFER_BYTES)
         .serve_connection(io, hyper_service));
-    Watchdog { state, limits }.watch(connection, drain).await;
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = drain.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = ended {
+        let error = shared::error::Chain(&error);
+        tracing::debug!(%error, "connection ended with an error");
+    }
 }
 
 /// How each request of one connection is answered.
@@ -124,7 +140,7 @@ struct Exchange<S> {
     service: S,
     /// Set while the server shuts down: answers then close their connection.
     lame_duck: Arc<AtomicBool>,
-    /// What the connection is doing, shared with its [`Watchdog`].
+    /// What the connection is doing, shared with its stream.
     state: Arc<ConnectionState>,
     /// How long a request's body may take to arrive.
     body_read_timeout: Duration,
@@ -153,7 +169,7 @@ where
         async move {
             let answered = match refused {
                 Some(refused) => {
-                    // Its body, unread, goes to `unread` before the check below.
+                    // Its body, unread, goes to the state before the check below.
                     drop(request);
                     Ok(refused.into_response().map(B::from))
                 }
@@ -165,7 +181,7 @@ where
                         .await
                 }
             };
-            let unread = has_body.then(|| state.unread.take()).flatten();
+            let unread = has_body.then(|| state.take_unread()).flatten();
             let response = match (answered, unread) {
                 // The common case: the body (if any) read, not shutting down.
                 (Ok(response), None) if !lame_duck => response,
@@ -183,118 +199,5 @@ where
             };
             Ok(response.map(|inner| FinishOnDrop { inner, state }))
         }
-    }
-}
-
-/// Holds one connection to its time limits and ends it on a drain.
-struct Watchdog {
-    /// What the connection is doing, as its [`Exchange`] and stream report it.
-    state: Arc<ConnectionState>,
-    limits: ConnectionLimits,
-}
-
-impl Watchdog {
-    /// Drives `connection` until it ends, a limit runs out, or `drain`
-    /// (asked for) completes.
-    async fn watch<C, E>(&self, mut connection: Pin<&mut C>, drain: CancellationToken)
-    where
-        C: Future<Output = Result<(), E>> + GracefulShutdown,
-        E: std::error::Error + 'static,
-    {
-        let mut draining = drain.is_cancelled();
-        if draining {
-            connection.as_mut().graceful_shutdown();
-        }
-        // One timer and one drain signal for the connection's whole life,
-        // rather than new ones on every wake-up. The timer never sleeps
-        // longer than the shortest limit, so a phase that starts while it is
-        // armed (a request arriving on an idle connection) is checked before
-        // its own limit runs out, and then exactly at it.
-        let mut timer = pin!(sleep_until(
-            self.next_check(self.state.deadline(&self.limits).1)
-        ));
-        let mut drain_requested = pin!(drain.cancelled());
-        loop {
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        let error = shared::error::Chain(&error);
-                        tracing::debug!(%error, "connection ended with an error");
-                    }
-                    return;
-                }
-                () = timer.as_mut() => match self.on_timer(draining) {
-                    Verdict::CheckAgainAt(at) => timer.as_mut().reset(at),
-                    Verdict::CloseIdle { check_at } => {
-                        connection.as_mut().graceful_shutdown();
-                        draining = true;
-                        timer.as_mut().reset(check_at);
-                    }
-                    Verdict::Drop => return,
-                },
-                () = drain_requested.as_mut(), if !draining => {
-                    connection.as_mut().graceful_shutdown();
-                    draining = true;
-                }
-            }
-        }
-    }
-
-    /// What the connection's phase and its limit say when the timer fires.
-    fn on_timer(&self, draining: bool) -> Verdict {
-        let (phase, deadline) = self.state.deadline(&self.limits);
-        if Instant::now() < deadline {
-            return Verdict::CheckAgainAt(self.next_check(deadline));
-        }
-        match phase {
-            Phase::Idle if !draining => {
-                tracing::debug!("closing an idle connection");
-                // Still idle at the next check: give up on it.
-                Verdict::CloseIdle { check_at: deadline }
-            }
-            Phase::Idle => Verdict::Drop,
-            Phase::ReadingHeaders => {
-                tracing::debug!("client too slow sending request headers; disconnecting");
-                Verdict::Drop
-            }
-            Phase::Handling => Verdict::CheckAgainAt(self.next_check(deadline)),
-        }
-    }
-
-    /// When the timer next looks: at `deadline`, or sooner.
-    fn next_check(&self, deadline: Instant) -> Instant {
-        let longest_sleep = self
-            .limits
-            .header_read_timeout
-            .min(self.limits.idle_timeout);
-        deadline.min(Instant::now() + longest_sleep)
-    }
-}
-
-/// What the watchdog does when its timer fires.
-enum Verdict {
-    /// Nothing is late: look again then.
-    CheckAgainAt(Instant),
-    /// Idle past its limit: ask it to close, and look again then.
-    CloseIdle { check_at: Instant },
-    /// Drop the connection.
-    Drop,
-}
-
-/// A connection that can be asked to finish its request and close.
-trait GracefulShutdown {
-    fn graceful_shutdown(self: Pin<&mut Self>);
-}
-
-impl<I, S, B> GracefulShutdown for hyper::server::conn::http1::Connection<I, S>
-where
-    S: hyper::service::HttpService<Incoming, ResBody = B>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin,
-    B: Body + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    fn graceful_shutdown(self: Pin<&mut Self>) {
-        hyper::server::conn::http1::Connection::graceful_shutdown(self);
     }
 }

@@ -1,6 +1,6 @@
-//! The socket under hyper: reports the first bytes of each request to the
-//! watchdog, holds request heads to [`MAX_HEADER_BYTES`] (answering `431`
-//! itself), and closes with a linger.
+//! The socket under hyper: holds each request's head to its time limit and
+//! to [`MAX_HEADER_BYTES`] (answering `431` itself), closes an idle
+//! connection after its limit, and closes with a linger.
 
 use std::future::Future;
 use std::io;
@@ -12,37 +12,94 @@ use bytes::Bytes;
 use shared::ApiError;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::time::Sleep;
+use tokio::time::{sleep, Instant, Sleep};
 
 use super::state::{ConnectionState, Phase};
-use super::{LINGER_TIME, MAX_HEADER_BYTES};
+use super::{ConnectionLimits, LINGER_TIME, MAX_HEADER_BYTES};
 use crate::request;
 
-/// The socket, reporting the first bytes of each request to the watchdog,
-/// holding request heads to [`MAX_HEADER_BYTES`], and closing with a linger.
+/// The socket, holding the idle time and request heads to their limits, and
+/// closing with a linger.
 pub(super) struct WatchedStream {
     inner: TcpStream,
+    /// The phase, which the service moves on.
     state: Arc<ConnectionState>,
+    limits: ConnectionLimits,
+    /// Wakes the connection to look at its phase's limit. Never set past the
+    /// shortest limit, so a phase that begins needs no reset of its own.
+    timer: Pin<Box<Sleep>>,
     /// Bytes read since the current request's head began.
     head_bytes: usize,
     /// The `431` being written, and how much of it is sent.
     refusal: Option<(Bytes, usize)>,
+    /// The linger, once closing has begun.
     closing: Option<Closing>,
 }
 
 impl WatchedStream {
-    pub(super) fn new(inner: TcpStream, state: Arc<ConnectionState>) -> Self {
+    pub(super) fn new(
+        inner: TcpStream,
+        state: Arc<ConnectionState>,
+        limits: ConnectionLimits,
+    ) -> Self {
         WatchedStream {
             inner,
             state,
+            timer: Box::pin(sleep(limits.shortest())),
+            limits,
             head_bytes: 0,
             refusal: None,
             closing: None,
         }
     }
-}
 
-impl WatchedStream {
+    /// Reads into `buf` no more than the rest of the head limit; returns the
+    /// count of bytes read too.
+    fn poll_read_head(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> (Poll<io::Result<()>>, usize) {
+        let allowed = MAX_HEADER_BYTES - self.head_bytes;
+        if buf.remaining() <= allowed {
+            let before = buf.filled().len();
+            let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+            return (result, buf.filled().len() - before);
+        }
+        // Rare (a head already near the limit): a copy, not unsafe code.
+        let mut scratch = vec![0u8; allowed];
+        let mut limited = ReadBuf::new(&mut scratch);
+        let result = Pin::new(&mut self.inner).poll_read(cx, &mut limited);
+        buf.put_slice(limited.filled());
+        (result, limited.filled().len())
+    }
+
+    /// No bytes came: waits for them until the phase's limit, then ends the
+    /// connection. An idle one reads as closed by the client, which hyper
+    /// closes quietly; a head too slow fails.
+    fn poll_time_limit(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let (phase, since) = self.state.phase();
+            let deadline = since
+                + match phase {
+                    Phase::Idle => self.limits.idle_timeout,
+                    _ => self.limits.header_read_timeout,
+                };
+            let now = Instant::now();
+            if now < deadline {
+                let check_at = deadline.min(now + self.limits.shortest());
+                self.timer.as_mut().reset(check_at);
+            } else if phase == Phase::Idle {
+                tracing::debug!("closing an idle connection");
+                return Poll::Ready(Ok(()));
+            } else {
+                tracing::debug!("client too slow sending request headers; disconnecting");
+                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+            }
+        }
+        Poll::Pending
+    }
+
     /// Writes the `431`, closes with a linger, then fails the read so that
     /// hyper ends the connection without answering on its own.
     fn poll_refuse(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -81,7 +138,7 @@ impl AsyncRead for WatchedStream {
         if this.refusal.is_some() {
             return this.poll_refuse(cx);
         }
-        let phase = this.state.phase();
+        let (phase, _) = this.state.phase();
         if phase == Phase::Handling {
             // A body (or a pipelined request, read ahead): not a head.
             return Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -101,25 +158,16 @@ impl AsyncRead for WatchedStream {
             this.refusal = Some((response, 0));
             return this.poll_refuse(cx);
         }
-        // Never hand hyper more of a head than the limit.
-        let allowed = MAX_HEADER_BYTES - this.head_bytes;
-        let (result, count) = if buf.remaining() > allowed {
-            // Rare (a head already near the limit): a copy, not unsafe code.
-            let mut scratch = vec![0u8; allowed];
-            let mut limited = ReadBuf::new(&mut scratch);
-            let result = Pin::new(&mut this.inner).poll_read(cx, &mut limited);
-            buf.put_slice(limited.filled());
-            (result, limited.filled().len())
-        } else {
-            let before = buf.filled().len();
-            let result = Pin::new(&mut this.inner).poll_read(cx, buf);
-            (result, buf.filled().len() - before)
-        };
-        if count > 0 {
-            this.head_bytes += count;
-            this.state.bytes_arrived();
+        match this.poll_read_head(cx, buf) {
+            (Poll::Pending, _) => this.poll_time_limit(cx),
+            (result, count) => {
+                if count > 0 {
+                    this.head_bytes += count;
+                    this.state.bytes_arrived();
+                }
+                result
+            }
         }
-        result
     }
 }
 

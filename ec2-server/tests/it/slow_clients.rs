@@ -46,7 +46,7 @@ async fn a_client_sending_headers_too_slowly_is_cut_off_while_others_are_served(
     );
 }
 
-/// The watchdog's timer is armed while the connection idles (30 s limit); a
+/// The connection's timer is armed while it idles (30 s limit); a
 /// slow request that starts later must still meet the 1 s header limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_request_after_an_idle_spell_meets_the_header_limit_not_the_idle_one() {
