@@ -6,8 +6,9 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny};
 use serde::Deserialize;
+use serde_json::error::Category;
 use serde_json::value::RawValue;
 
 use crate::seed::{Seed, SeedError};
@@ -75,13 +76,16 @@ pub fn parse_post_body(body: &[u8]) -> Result<Seed, PostBodyError> {
         serde_json::from_str::<IgnoredAny>(text).map_err(PostBodyError::InvalidJson)?;
         return Err(PostBodyError::NotAnObject(kind));
     }
-    let members: NumMember<'_> = serde_json::from_str(text).map_err(PostBodyError::InvalidJson)?;
-    match members {
-        NumMember { num: None, .. } => Err(PostBodyError::MissingNum),
-        NumMember {
-            duplicate: true, ..
-        } => Err(PostBodyError::DuplicateNum),
-        NumMember { num: Some(num), .. } => seed_from_json_number(num.get()),
+    let member: NumMember<'_> =
+        serde_json::from_str(text).map_err(|error| match error.classify() {
+            // The text is an object and each value is taken raw: the one data
+            // error left is the second `num`.
+            Category::Data => PostBodyError::DuplicateNum,
+            _ => PostBodyError::InvalidJson(error),
+        })?;
+    match member.num {
+        None => Err(PostBodyError::MissingNum),
+        Some(num) => seed_from_json_number(num.get()),
     }
 }
 
@@ -109,64 +113,18 @@ fn seed_from_json_number(raw: &str) -> Result<Seed, PostBodyError> {
     })
 }
 
-/// What an object says of `num`: its raw value, and whether it came twice
-/// (which serde's maps would resolve silently).
+/// An object's `num` member as its raw text. serde's derive compares member
+/// names after JSON unescaping (so `"n\u0075m"` is `num`), ignores other
+/// members, and refuses a second `num`, which a map would resolve silently.
+#[derive(Deserialize)]
 struct NumMember<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
     num: Option<&'a RawValue>,
-    duplicate: bool,
 }
 
-impl<'de> Deserialize<'de> for NumMember<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(NumMemberVisitor)
-    }
-}
-
-struct NumMemberVisitor;
-
-impl<'de> Visitor<'de> for NumMemberVisitor {
-    type Value = NumMember<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut num = None;
-        let mut duplicate = false;
-        while let Some(MemberName { is_num }) = map.next_key()? {
-            if is_num {
-                let value: &'de RawValue = map.next_value()?;
-                duplicate |= num.replace(value).is_some();
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(NumMember { num, duplicate })
-    }
-}
-
-/// A member name, compared after JSON unescaping (so `"n\u0075m"` is `num`).
-struct MemberName {
-    is_num: bool,
-}
-
-impl<'de> Deserialize<'de> for MemberName {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NameVisitor;
-        impl Visitor<'_> for NameVisitor {
-            type Value = MemberName;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_str<E: de::Error>(self, name: &str) -> Result<MemberName, E> {
-                Ok(MemberName {
-                    is_num: name == "num",
-                })
-            }
-        }
-        deserializer.deserialize_str(NameVisitor)
-    }
+/// A member that is there, `null` included (serde reads `null` as `None`).
+fn present<'de, D: Deserializer<'de>>(value: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(value).map(Some)
 }
 
 #[cfg(test)]

@@ -237,23 +237,19 @@ impl ReadSeed for SeedItem {
         let Some(item) = output.item() else {
             return Ok(Seed::zero());
         };
-        match item.get(VALUE_ATTRIBUTE) {
-            Some(AttributeValue::S(text)) => Seed::from_integer_literal(text).map_err(|error| {
-                StoreError::Corrupt(cause(format!(
-                    "item {SEED_ITEM_KEY:?} of table {} has {VALUE_ATTRIBUTE:?} that is not a seed: {error}",
-                    self.table
-                )))
-            }),
-            Some(other) => Err(StoreError::Corrupt(cause(format!(
-                "item {SEED_ITEM_KEY:?} of table {} has {VALUE_ATTRIBUTE:?} of the wrong type \
-                 ({other:?}); it must be a string",
-                self.table
-            )))),
-            None => Err(StoreError::Corrupt(cause(format!(
-                "item {SEED_ITEM_KEY:?} of table {} has no {VALUE_ATTRIBUTE:?} attribute",
-                self.table
-            )))),
-        }
+        let seed = match item.get(VALUE_ATTRIBUTE) {
+            Some(AttributeValue::S(text)) => {
+                Seed::from_integer_literal(text).map_err(|e| e.to_string())
+            }
+            Some(other) => Err(format!("{other:?} is not a string")),
+            None => Err("the attribute is missing".to_string()),
+        };
+        seed.map_err(|why| {
+            let table = &self.table;
+            let at =
+                format!("item {SEED_ITEM_KEY:?} of table {table}, attribute {VALUE_ATTRIBUTE:?}");
+            StoreError::Corrupt(cause(format!("{at} holds no seed: {why}")))
+        })
     }
 
     fn no_answer_within(&self, bound: Duration) -> StoreError {
