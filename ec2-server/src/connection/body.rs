@@ -1,6 +1,5 @@
-//! The request and response bodies as hyper sees them: the body-read time
-//! limit, the hand-over of a body the handler left unread, and the end of a
-//! response, which starts the connection's idle time.
+//! The request body as hyper sees it: the body-read time limit, and the
+//! hand-over of a body the handler left unread.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -94,38 +93,5 @@ impl Body for DeadlineBody {
         self.inner
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
-    }
-}
-
-/// A response body that tells the connection when the response is done, which
-/// starts the connection's idle time.
-pub(super) struct FinishOnDrop<B> {
-    pub(super) inner: B,
-    pub(super) state: Arc<ConnectionState>,
-}
-
-impl<B> Drop for FinishOnDrop<B> {
-    fn drop(&mut self) {
-        self.state.response_finished();
-    }
-}
-
-impl<B: Body + Unpin> Body for FinishOnDrop<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

@@ -55,7 +55,6 @@ use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
 pub use self::body::DeadlineBody;
-use self::body::FinishOnDrop;
 use self::state::ConnectionState;
 use self::stream::WatchedStream;
 use crate::request;
@@ -155,7 +154,7 @@ where
     fn answer(
         &self,
         request: Request<Incoming>,
-    ) -> impl Future<Output = Result<Response<FinishOnDrop<B>>, Infallible>> {
+    ) -> impl Future<Output = Result<Response<B>, Infallible>> {
         self.state.request_started();
         let lame_duck = self.lame_duck.load(Ordering::Relaxed);
         let has_body = !request.body().is_end_stream();
@@ -197,7 +196,8 @@ where
                     .await
                 }
             };
-            Ok(response.map(|inner| FinishOnDrop { inner, state }))
+            state.response_ready();
+            Ok(response)
         }
     }
 }

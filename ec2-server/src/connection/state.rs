@@ -57,7 +57,9 @@ impl ConnectionState {
         lock(&self.phase).0 = Phase::Handling;
     }
 
-    pub(super) fn response_finished(&self) {
+    /// The response is ready, and written at once (every answer is small):
+    /// the connection is idle from here.
+    pub(super) fn response_ready(&self) {
         *lock(&self.phase) = (Phase::Idle, Instant::now());
     }
 
