@@ -1,37 +1,21 @@
-//! One client connection: hyper's HTTP/1 state machine plus the time limits
-//! that protect the server from slow or idle clients.
+//! One client connection: hyper's HTTP/1 state machine plus the limits that
+//! protect the server from slow, idle and oversized clients, per phase:
 //!
-//! hyper has a single `header_read_timeout`, and it also runs while an idle
-//! keep-alive connection waits for its next request. A load balancer keeps
-//! idle connections to its targets for 60 s and expects the target to keep
-//! them longer; a slow-client limit must be much shorter than that. So the
-//! limits are kept here instead, per phase of the connection:
-//!
-//! - idle (between requests): `idle_timeout`, then a quiet close;
-//! - reading headers (from the first byte of a request, or from the accept
-//!   for a connection's first request, to the handler being called):
-//!   `header_read_timeout`, then the connection is dropped. A connection
-//!   that never sends a byte is a slow client, not an idle one: otherwise
-//!   silent connections hold their slots for the idle limit;
-//! - reading the body: `body_read_timeout`, enforced by [`DeadlineBody`],
-//!   which the handler answers with 408;
+//! - idle (between requests): `idle_timeout`, then a quiet close. hyper's
+//!   one `header_read_timeout` would also run here, and a load balancer
+//!   keeps idle connections for 60 s, far longer than a slow-client limit;
+//! - reading headers (from a request's first byte, or from the accept, to
+//!   the handler): `header_read_timeout`, then the connection is dropped,
+//!   so silent connections do not hold their slots for the idle limit;
+//! - reading the body: `body_read_timeout` ([`DeadlineBody`], answered 408);
 //! - handling: no limit here; the store bounds its own calls.
 //!
-//! A request head larger than [`MAX_HEADER_BYTES`] is answered `431` and the
-//! connection closed. hyper's own buffer limit would answer a bare `431`
-//! with no JSON body and no `Connection: close`, so the limit is enforced
-//! here, below hyper, with hyper's buffer limit set above it as a backstop.
-//! It bounds the memory one connection can make the server hold.
-//!
-//! Closing is "lingering", as nginx does it: when a response was sent before
-//! the request body was read (a 413, a 408), the client may still be
-//! writing; closing at once would make the kernel reset the connection and
-//! the client lose the response. So the socket sends FIN, then reads and
-//! discards for up to [`LINGER_TIME`] until the client closes its side.
-//!
-//! - [`state`] — the phase, since when, and an unread body;
-//! - [`stream`] — the socket: the idle and head limits, the linger;
-//! - [`body`] — the body-read limit and the end of each response.
+//! A head over [`MAX_HEADER_BYTES`] is answered `431` below hyper, whose own
+//! limit would send a bare `431` without JSON or `Connection: close`.
+//! Closing lingers, as nginx does: after a response sent before the body
+//! was read (a 413, a 408) the socket sends FIN, then discards what the
+//! client still sends for up to [`LINGER_TIME`], so that a reset does not
+//! destroy the response before the client reads it.
 
 mod body;
 mod state;

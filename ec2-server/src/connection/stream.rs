@@ -18,8 +18,7 @@ use super::state::{ConnectionState, Phase};
 use super::{ConnectionLimits, LINGER_TIME, MAX_HEADER_BYTES};
 use crate::request;
 
-/// The socket, holding the idle time and request heads to their limits, and
-/// closing with a linger.
+/// The socket as hyper reads and writes it.
 pub(super) struct WatchedStream {
     inner: TcpStream,
     /// The phase, which the service moves on.
