@@ -79,12 +79,14 @@ impl WatchedStream {
     fn poll_time_limit(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.timer.as_mut().poll(cx).is_ready() {
             let (phase, since) = self.state.phase();
-            let deadline = since
-                + match phase {
-                    Phase::Idle => self.limits.idle_timeout,
-                    _ => self.limits.header_read_timeout,
-                };
             let now = Instant::now();
+            let deadline = match phase {
+                Phase::Idle => since + self.limits.idle_timeout,
+                Phase::ReadingHeaders => since + self.limits.header_read_timeout,
+                // No limit, but it ends without a read (hyper may then wait
+                // for bytes alone): look again, as under every limit.
+                Phase::Handling => now + self.limits.shortest(),
+            };
             if now < deadline {
                 let check_at = deadline.min(now + self.limits.shortest());
                 self.timer.as_mut().reset(check_at);
@@ -140,7 +142,10 @@ impl AsyncRead for WatchedStream {
         let (phase, _) = this.state.phase();
         if phase == Phase::Handling {
             // A body (or a pipelined request, read ahead): not a head.
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
+            return match Pin::new(&mut this.inner).poll_read(cx, buf) {
+                Poll::Pending => this.poll_time_limit(cx),
+                read => read,
+            };
         }
         if phase == Phase::Idle {
             this.head_bytes = 0;

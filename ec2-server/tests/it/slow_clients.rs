@@ -141,6 +141,52 @@ async fn an_idle_keep_alive_connection_outlives_the_header_limit_and_is_closed_a
     );
 }
 
+/// A store that answers each read after a pause, so that hyper waits on the
+/// socket while the request is handled.
+struct SlowReads(MemoryStore);
+
+#[async_trait::async_trait]
+impl shared::Store for SlowReads {
+    async fn get(&self) -> Result<shared::Seed, shared::StoreError> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.0.get().await
+    }
+    async fn put(&self, seed: &shared::Seed) -> Result<(), shared::StoreError> {
+        self.0.put(seed).await
+    }
+    fn kind(&self) -> &'static str {
+        "slow"
+    }
+    fn is_shared(&self) -> bool {
+        false
+    }
+}
+
+/// The idle time follows a request that waited on the store: the server
+/// must notice it without any byte from the client to wake it. One thread,
+/// so that hyper polls the socket in the same order on every run.
+#[tokio::test]
+async fn a_connection_idle_after_a_slow_answer_is_closed_after_the_idle_timeout() {
+    let server = spawn_app_with(
+        settings(&["--header-read-timeout", "500ms", "--idle-timeout", "2s"]),
+        Arc::new(SlowReads(MemoryStore::new())),
+    )
+    .await;
+    let mut client = raw::connect(server.address).await;
+    assert!(raw::write_lossy(&mut client, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await);
+    assert_eq!(raw::read_response(&mut client, GRACE).await.status, 200);
+    let idle_since = Instant::now();
+    assert!(
+        raw::closes_within(&mut client, Duration::from_secs(2) + GRACE).await,
+        "the idle connection was kept past its limit"
+    );
+    assert!(
+        idle_since.elapsed() >= Duration::from_millis(1500),
+        "closed after only {:?} idle",
+        idle_since.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declared_oversize_body_is_refused_with_a_readable_413_before_it_is_sent() {
     let server = spawn_app_with(settings(&[]), Arc::new(MemoryStore::new())).await;
