@@ -1,12 +1,6 @@
-//! One request on a connection, around the shared handler: what a strict
-//! HTTP/1.1 server refuses before routing, what a load balancer needs while
-//! the server shuts down, the last-resort answer to a panic, and what becomes
-//! of a body the handler did not read.
-//!
-//! A load balancer sends many users' requests over each connection, so a
-//! connection closed without `Connection: close` loses somebody else's next
-//! request. Every path here therefore ends either with the connection usable
-//! or with a response that says `Connection: close`.
+//! One request around the shared handler: strict refusals, the lame duck,
+//! the answer to a panic, unread bodies. A balancer shares each connection
+//! among users, so every path ends with it usable or with `Connection: close`.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -23,8 +17,7 @@ use hyper::body::Incoming;
 use shared::{ApiError, MAX_BODY_BYTES};
 use tokio::time::Instant;
 
-/// The `User-Agent` prefix of an ALB's (and the local replica's HAProxy's)
-/// health checks.
+/// The `User-Agent` prefix of an ALB's (and the replica's) health checks.
 pub const HEALTH_CHECKER: &str = "ELB-HealthChecker/";
 
 /// A response, or the panic that stopped the handler making one.
@@ -47,19 +40,10 @@ where
     }
 }
 
-/// Makes the connection safe to reuse after `answered`, or says it is not:
-///
-/// - a panic becomes a `500`;
-/// - a body the handler left unread is read and discarded, up to the 64 KiB
-///   limit within the body-read limit, so the connection takes the next
-///   request; failing that (or where the client waits for `100 Continue`,
-///   which discarding would only solicit) the response says
-///   `Connection: close`;
-/// - while `lame_duck`, every response says `Connection: close`, so the
-///   balancer's pooled connections wind down before the server stops.
-///
-/// Only requests with a body or a lame duck need it: the caller skips it
-/// otherwise.
+/// Makes the connection safe to reuse after `answered`, or says it is not: a
+/// panic becomes a `500`; an unread body is discarded within its limits, or
+/// the answer closes (also for a client awaiting `100 Continue`, which reading
+/// would solicit); so does a lame duck's, so the balancer's pool winds down.
 pub async fn reuse_or_close<B: From<Bytes>>(
     answered: HandlerOutcome<B>,
     unread: Option<(Incoming, Instant)>,
@@ -82,20 +66,10 @@ pub async fn reuse_or_close<B: From<Bytes>>(
     response
 }
 
-/// What is answered here, before routing:
-///
-/// - while `lame_duck`, a health check gets `503`, so that the balancer
-///   stops routing here before the server stops accepting;
-/// - what a strict HTTP/1.1 server refuses (RFC 9112): a request target that
-///   is not a path (authority-form), a missing or repeated `Host`, and
-///   `chunked` named twice. hyper accepts all of them, and a front end that
-///   reads them differently could be desynchronised from this server.
-///
-/// Absolute-form targets (`GET http://host/ HTTP/1.1`) are routed by their
-/// path, as RFC 9112 requires of servers; asterisk-form (`OPTIONS *`) is a
-/// path other than `/`, so the handler answers `404`.
-///
-/// `chunked` is looked for only where hyper saw a body (`has_body`).
+/// What is refused before routing: a lame duck's health checks (so the
+/// balancer stops routing here), and what RFC 9112 refuses but hyper does
+/// not, which a front end reading it otherwise could be desynchronised by:
+/// an authority-form target, a missing or repeated `Host`, `chunked` twice.
 pub fn refusal<B>(request: &Request<B>, has_body: bool, lame_duck: bool) -> Option<ApiError> {
     if lame_duck && is_health_check(request.headers()) {
         return Some(ApiError::ShuttingDown);
@@ -104,9 +78,8 @@ pub fn refusal<B>(request: &Request<B>, has_body: bool, lame_duck: bool) -> Opti
         return Some(ApiError::InvalidRequestTarget);
     }
     let headers = request.headers();
-    // A scan of the few names a request has is cheaper than a lookup, which
-    // hashes the name. Only where
-    // some name repeats (more values than names) is Host looked up.
+    // Scanning the few names is cheaper than a lookup, which hashes; Host is
+    // looked up only where some name repeats.
     let has_host = headers.keys().any(|name| name == HOST);
     let repeated =
         headers.len() != headers.keys_len() && headers.get_all(HOST).iter().nth(1).is_some();
@@ -145,8 +118,7 @@ fn says_close(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
 }
 
-/// Reads and drops the rest of a body: true when it ended within the body
-/// size limit and its deadline, so the connection can take the next request.
+/// Reads and drops the rest of a body: true when it ended within its limits.
 async fn discard((mut body, deadline): (Incoming, Instant)) -> bool {
     let mut seen = 0usize;
     let read_all = async {
@@ -166,8 +138,7 @@ async fn discard((mut body, deadline): (Incoming, Instant)) -> bool {
     ended
 }
 
-/// A response as HTTP/1.1 bytes, for the one answer written below hyper
-/// (the `431` for a head over the limit, which hyper never parsed).
+/// A response as HTTP/1.1 bytes, for the `431` written below hyper.
 pub fn serialize(response: Response<Bytes>) -> Bytes {
     let (parts, body) = response.into_parts();
     let mut head = format!("HTTP/1.1 {}\r\n", parts.status);

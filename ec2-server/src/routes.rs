@@ -1,5 +1,5 @@
-//! The warp side of the server: one filter that hands every request, whatever
-//! its method and path, to the shared handler.
+//! The warp side of the server: one filter that hands every request to the
+//! shared handler.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,10 +13,8 @@ use shared::SeedHandler;
 use warp::path::FullPath;
 use warp::Filter;
 
-/// All routing and every answer live in [`SeedHandler`]; warp only extracts
-/// the parts of the request it needs. The handler reads headers and body
-/// for a POST only, so only a POST pays for copying its headers out of the
-/// request.
+/// All routing lives in [`SeedHandler`]. It reads headers and body for a POST
+/// only, so only a POST pays for copying its headers out.
 pub fn seed_routes(
     handler: SeedHandler,
 ) -> impl Filter<Extract = (Response<Bytes>,), Error = Infallible> + Clone + Send + Sync + 'static {
@@ -53,13 +51,11 @@ pub fn seed_routes(
                         .await
                 }
             });
-    // `any_other` takes every method, so the whole never rejects: warp's
-    // types say so (`Error = Infallible`), and no default page is possible.
+    // `any_other` takes every method: the whole never rejects (`Infallible`).
     post.or(any_other).unify()
 }
 
-/// warp hands the body over as a stream of buffers; the handler reads an
-/// `http_body::Body`, so its size limit and errors apply to every transport.
+/// warp's body stream as the `http_body::Body` every transport gives.
 fn into_body<S, B>(stream: S) -> impl http_body::Body<Data = Bytes, Error = warp::Error>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>>,

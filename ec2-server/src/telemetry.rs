@@ -38,9 +38,7 @@ pub fn init(level: &str, format: LogFormat) -> Result<(), TelemetryError> {
         LogFormat::Json => registry.with(layer.json().flatten_event(true)).try_init(),
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
-    // One log line per panic, in the log's own format, instead of the
-    // default hook's text on standard error. A panic while answering a
-    // request is then answered 500 (`request::reuse_or_close`) and the server goes on.
+    // A panic is one line in the log's own format (the request gets a 500).
     std::panic::set_hook(Box::new(|panic| {
         tracing::error!(%panic, "panicked");
     }));

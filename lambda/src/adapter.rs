@@ -1,7 +1,5 @@
-//! From a Lambda HTTP event to the shared handler and back. `lambda_http`
-//! has already turned API Gateway (REST and HTTP), Function URL and ALB
-//! events into an `http::Request`, with base64 bodies decoded; what remains
-//! is the path the client asked for and the response body's encoding.
+//! From a Lambda HTTP event (which `lambda_http` made a request, its body
+//! decoded) to the shared handler and back: the client's path, the body.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,11 +8,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, IntoResponse, Request, RequestExt, Response};
 use shared::SeedHandler;
 
-/// A response whose body is already in its final Lambda form (text, binary
-/// or empty, decided in [`serve`]). lambda_http's `IntoResponse` for a plain
-/// `Response<B>` would collect the body again and re-decode it by its
-/// Content-Type's charset, which costs a copy per invocation and brings
-/// encoding_rs into the bootstrap; this hands it over as it is.
+/// A response with its body in its final Lambda form. lambda_http's own
+/// `IntoResponse` would decode it again by its charset: a copy per
+/// invocation, and encoding_rs in the bootstrap.
 pub struct Answer(pub Response<Body>);
 
 impl IntoResponse for Answer {
@@ -49,9 +45,8 @@ pub async fn serve(handler: &SeedHandler, request: Request) -> Answer {
     )
 }
 
-/// The path as the client sent it, without an API Gateway stage: REST API
-/// events carry the stage-less path; HTTP API events on a named stage carry
-/// `/stage/...`, which lambda_http also adds to REST paths.
+/// The path as the client sent it, without the `/stage` that HTTP API events
+/// on a named stage carry (and lambda_http adds to REST paths).
 fn client_path(request: &Request) -> String {
     let raw = request.raw_http_path();
     let raw = if raw.is_empty() {

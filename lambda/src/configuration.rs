@@ -1,7 +1,5 @@
-//! The function's settings. A Lambda function has no command line, so they
-//! come from the environment only, with the same `SEED_*` names, defaults
-//! and parsers as the server's flags ([`shared::settings`]); `template.yaml`
-//! sets them. The AWS settings come from the variables Lambda sets.
+//! The function's settings: the server's `SEED_*` variables and parsers
+//! ([`shared::settings`]), from the environment only, and the AWS variables.
 
 use std::ffi::OsString;
 
@@ -11,9 +9,7 @@ use shared::settings::{
     self, non_empty, SettingsError, SharedSettings, TargetSettings, TokenSource,
 };
 
-/// The function's settings: the shared ones, and where else the write token
-/// may come from. The function has no command line: these are read from the
-/// `SEED_*` variables only, by the flags' definitions.
+/// The shared settings, and where else the write token may come from.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "seed-lambda")]
 pub struct Settings {
@@ -21,20 +17,16 @@ pub struct Settings {
     pub shared: SharedSettings,
 
     /// The SSM Parameter Store SecureString that holds the write token, read
-    /// once per instance at init. The function's own setting: the server
-    /// gets its token from a file its boot script writes from the same
-    /// parameter.
+    /// once per instance at init.
     #[arg(long, env = "SEED_WRITE_TOKEN_PARAMETER", value_parser = parse_parameter_name)]
     write_token_parameter: Option<String>,
 
-    /// Region, credentials and endpoints, or why they are missing; only the
-    /// DynamoDB store and the token's parameter need them ([`Settings::aws`]).
+    /// Region, credentials and endpoints, or why they are missing.
     #[arg(skip = Err(MissingAwsSetting(String::new())))]
     aws: Result<AwsEnvironment, MissingAwsSetting>,
 }
 
-/// Where the write token comes from: `SEED_WRITE_TOKEN`, or the name of the
-/// parameter that holds it.
+/// Where the write token comes from: `SEED_WRITE_TOKEN`, or a parameter.
 pub type WriteTokenSetting = TokenSource<String>;
 
 impl TargetSettings for Settings {
@@ -48,8 +40,7 @@ impl Settings {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Reads settings through `lookup`, so tests need not touch the process
-    /// environment.
+    /// Reads settings through `lookup`, so tests need not touch the environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let mut settings: Settings = settings::read(vec![OsString::from("seed-lambda")], &lookup)?;
         settings.aws = AwsEnvironment::from_lookup(&lookup);
@@ -70,9 +61,8 @@ impl Settings {
     }
 }
 
-/// A parameter's name as Parameter Store allows it (letters, digits and
-/// `_.-/`), or its ARN; refused here so that a typo is named at start-up
-/// rather than answered by SSM as a validation error.
+/// A parameter's name or ARN as Parameter Store allows it, so that a typo is
+/// named at start-up.
 fn parse_parameter_name(text: &str) -> Result<String, String> {
     let allowed = |byte: u8| byte.is_ascii_alphanumeric() || b"_.-/:".contains(&byte);
     if text.len() > 2048 || !text.bytes().all(allowed) {
@@ -89,13 +79,9 @@ fn parse_parameter_name(text: &str) -> Result<String, String> {
 #[error("{0}")]
 pub struct MissingAwsSetting(String);
 
-/// What the AWS calls need, from the variables Lambda sets for every
-/// function: `AWS_REGION` and the execution role's `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, plus the SDK's endpoint
-/// overrides (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SSM`,
-/// `AWS_ENDPOINT_URL`) if set. This is what the SDK's full chain finds
-/// first on Lambda anyway; reading it directly keeps the chain's other
-/// providers (and an STS client) out of the bootstrap.
+/// What the AWS calls need, from the variables Lambda sets (region, the
+/// role's credentials) and the SDK's endpoint overrides: what the SDK's chain
+/// finds first on Lambda, without its other providers in the bootstrap.
 #[derive(Debug, Clone)]
 pub struct AwsEnvironment {
     pub region: String,
@@ -169,8 +155,7 @@ impl AwsEnvironment {
         }
     }
 
-    /// Parameter Store's endpoint, as errors name it: the override, or the region's own
-    /// (`amazonaws.com.cn` in the China regions).
+    /// Parameter Store's endpoint, as errors name it.
     pub fn ssm_endpoint(&self) -> String {
         match &self.ssm_endpoint {
             Some(endpoint) => endpoint.trim_end_matches('/').to_string(),

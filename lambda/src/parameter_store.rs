@@ -1,6 +1,5 @@
-//! The write token from SSM Parameter Store: one `GetParameter` per
-//! instance, at init, with the SDK's standard retries (throttling, 5xx and
-//! lost connections, exponential backoff with jitter), all within [`LIMIT`].
+//! The write token from SSM Parameter Store: one `GetParameter` per instance
+//! at init, with the SDK's standard retries, all within [`LIMIT`].
 
 use std::time::Duration;
 
@@ -13,8 +12,7 @@ use shared::{InvalidWriteToken, WriteToken};
 
 use crate::configuration::AwsEnvironment;
 
-/// Bound on the whole read, retries included, well inside Lambda's 10 s
-/// init phase.
+/// Bound on the whole read, well inside Lambda's 10 s init phase.
 pub const LIMIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +65,7 @@ pub async fn write_token(aws: &AwsEnvironment, name: &str) -> Result<WriteToken,
     token_from(name, answer.parameter)
 }
 
-/// What a failed call says: the service's refusal, with its status and
-/// code, or why no answer came.
+/// What a failed call says: the refusal, or why no answer came.
 fn failure(name: &str, endpoint: String, error: SdkError<GetParameterError>) -> ParameterError {
     let name = name.to_string();
     match error {
@@ -76,8 +73,7 @@ fn failure(name: &str, endpoint: String, error: SdkError<GetParameterError>) -> 
         SdkError::ServiceError(refusal) => {
             let status = refusal.raw().status().as_u16();
             let error = refusal.into_err();
-            // The message is the service's (or a proxy's) text: keep a log
-            // line short whatever it sends.
+            // The service's (or a proxy's) text: the log line stays short.
             let message: String = error.message().unwrap_or("").chars().take(300).collect();
             ParameterError::Refused {
                 name,

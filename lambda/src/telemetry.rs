@@ -1,6 +1,5 @@
-//! Structured JSON logs for CloudWatch, one object per line, filtered by
-//! `AWS_LAMBDA_LOG_LEVEL` (set by Lambda's advanced logging controls) or
-//! `RUST_LOG`, `info` by default.
+//! JSON logs for CloudWatch, filtered by `AWS_LAMBDA_LOG_LEVEL` (Lambda's
+//! logging controls) or `RUST_LOG`, `info` by default.
 
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;

@@ -1,5 +1,4 @@
-//! Every refusal the service makes, each mapped to exactly one response;
-//! and how any error is shown with its causes.
+//! Every refusal, each mapped to one response; and errors shown with causes.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -37,9 +36,7 @@ pub enum ApiError {
     StoreUnavailable(#[source] StoreError),
     #[error("The seed store did not confirm the write in time, so the value may or may not have been stored; retry the POST, which is safe to repeat.")]
     StoreWriteUnconfirmed(#[source] StoreError),
-    // The refusals below are made by a transport (the HTTP/1.1 server) before
-    // the handler sees the request; they live here so that every refusal has
-    // one response shape.
+    // Refusals of the HTTP/1.1 server, here so every refusal has one shape.
     #[error("The request target must be a path such as /; this server is not a proxy.")]
     InvalidRequestTarget,
     /// A request whose head a strict server refuses; the text says why.
@@ -62,8 +59,7 @@ pub fn causes<'a>(
     std::iter::successors(Some(error), |error| (*error).source())
 }
 
-/// An error with its causes, `: `-separated: how every log line and
-/// start-up failure shows one.
+/// An error with its causes, `: `-separated, as every log line shows one.
 pub struct Chain<'a>(pub &'a (dyn StdError + 'static));
 
 impl fmt::Display for Chain<'_> {
@@ -113,8 +109,7 @@ impl ApiError {
         }
     }
 
-    /// The response: a JSON `{"error": ...}` body with the fitting status and
-    /// the headers that status calls for.
+    /// The response: a JSON `{"error": ...}` body, its status and headers.
     pub fn into_response(self) -> Response<Bytes> {
         let message = self.to_string();
         let body = serde_json::to_vec(&ErrorBody { error: &message })
@@ -145,9 +140,7 @@ impl ApiError {
             | ApiError::HeadersTooLarge(_)
             | ApiError::ShuttingDown
             | ApiError::Internal => {
-                // The rest of the request is not read (or its framing is not
-                // trusted), so the connection cannot be reused; say so
-                // instead of letting the client find out.
+                // The rest of the request is unread or untrusted: say so.
                 headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}

@@ -1,8 +1,6 @@
-//! Parsing of a `POST /` body, `{"num": N}`, exactly as docs/contract.md says.
-//!
-//! `num` is read as a raw JSON value and validated as text, so integers of
-//! any size survive exactly without serde_json's `arbitrary_precision` feature
-//! (which would change number parsing for every crate in the workspace).
+//! Parsing of a `POST /` body, `{"num": N}`, as docs/contract.md says. `num`
+//! is validated as raw text, so integers of any size survive exactly without
+//! serde_json's `arbitrary_precision` (which would change every crate's).
 
 use std::fmt;
 
@@ -13,8 +11,7 @@ use serde_json::value::RawValue;
 
 use crate::seed::{Seed, SeedError};
 
-/// Why a POST body was refused. Every variant is a client mistake (`400`), and
-/// its message tells the client what to send instead.
+/// Why a POST body was refused (`400`), saying what to send instead.
 #[derive(Debug, thiserror::Error)]
 pub enum PostBodyError {
     #[error("The request body is empty; send a JSON object such as {{\"num\": 100}}.")]
@@ -69,8 +66,7 @@ pub fn parse_post_body(body: &[u8]) -> Result<Seed, PostBodyError> {
         return Err(PostBodyError::Empty);
     }
     let text = std::str::from_utf8(body).map_err(|_| PostBodyError::NotUtf8)?;
-    // Only an object is parsed for its members; anything else is only
-    // checked to be JSON, and named by its kind.
+    // Anything but an object is only checked to be JSON, and named.
     let kind = kind_of(text.trim_start());
     if kind != JsonKind::Object {
         serde_json::from_str::<IgnoredAny>(text).map_err(PostBodyError::InvalidJson)?;
@@ -113,9 +109,8 @@ fn seed_from_json_number(raw: &str) -> Result<Seed, PostBodyError> {
     })
 }
 
-/// An object's `num` member as its raw text. serde's derive compares member
-/// names after JSON unescaping (so `"n\u0075m"` is `num`), ignores other
-/// members, and refuses a second `num`, which a map would resolve silently.
+/// An object's `num` member as raw text. serde's derive unescapes names (so
+/// `"n\u0075m"` is `num`) and refuses a second `num`, unlike a map.
 #[derive(Deserialize)]
 struct NumMember<'a> {
     #[serde(borrow, default, deserialize_with = "present")]

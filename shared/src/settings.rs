@@ -1,12 +1,7 @@
-//! The settings both targets share, defined once as clap arguments: the
-//! server flattens [`SharedSettings`] into its flags, and both targets read
-//! their `SEED_*` variables through [`read`], so a value means the same on
-//! each and every rule is written once.
-//!
-//! An empty variable is the same as an unset one: deployment tools set to
-//! empty what they cannot leave out (a template parameter's empty default,
-//! `sam local` for `AWS::NoValue`, systemd's `Environment=NAME=`). Any other
-//! value must be valid, or start-up stops with a message naming the variable.
+//! The settings both targets share, as clap arguments, and the one way both
+//! read their `SEED_*` variables ([`read`]). An empty variable is unset:
+//! deployment tools set to empty what they cannot leave out (a template's
+//! empty default, `sam local`'s `AWS::NoValue`, systemd's `Environment=N=`).
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -22,8 +17,7 @@ use crate::write_token::WriteToken;
 /// The store's call bound when none is set.
 pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The variable holding the write token itself. It has no flag: command
-/// lines are visible to every user of the machine.
+/// The variable holding the write token; no flag, as command lines are public.
 pub const WRITE_TOKEN_VARIABLE: &str = "SEED_WRITE_TOKEN";
 
 /// What both targets read alike.
@@ -92,9 +86,7 @@ pub enum SettingsError {
 }
 
 impl SharedSettings {
-    /// The table when the store is DynamoDB, named or implied by a table;
-    /// `None` for the in-memory store. [`read`] has refused DynamoDB
-    /// without a table.
+    /// The table when the store is DynamoDB, named or implied by a table.
     pub fn dynamodb_table(&self) -> Option<&str> {
         match self.store {
             Some(StoreKind::Memory) => None,
@@ -116,8 +108,7 @@ impl SharedSettings {
         }
     }
 
-    /// Refuses DynamoDB without a table, and adds the token from
-    /// `SEED_WRITE_TOKEN`, which has no flag.
+    /// Refuses DynamoDB without a table, and adds the token, which has no flag.
     fn check_and_add_token(
         &mut self,
         lookup: impl Fn(&str) -> Option<String>,
@@ -134,10 +125,9 @@ impl SharedSettings {
     }
 }
 
-/// Reads a target's settings from `args` (the command line; Lambda has
-/// none) over the variables `lookup` gives, as clap's `env` fallbacks would
-/// but with an empty variable read as unset, and with `lookup` in place of
-/// the process environment so that tests need not touch it.
+/// Reads a target's settings from `args` over the variables `lookup` gives,
+/// as clap's `env` would, but empty is unset, a refusal names its variable,
+/// and tests need not touch the process environment.
 pub fn read<T: TargetSettings>(
     args: Vec<OsString>,
     lookup: impl Fn(&str) -> Option<String>,
@@ -147,8 +137,7 @@ pub fn read<T: TargetSettings>(
         .clone()
         .args_override_self(true)
         .mut_args(|arg| arg.env(None));
-    // A variable counts only where its flag is not given, as with clap's own
-    // fallbacks; the variables become flags ahead of the command line's.
+    // The variables of flags not given become flags ahead of the given ones.
     let given = command_line(&command, &declared, &args)?;
     let on_command_line = |arg: &clap::Arg| {
         let id = arg.get_id().as_str();
@@ -164,9 +153,8 @@ pub fn read<T: TargetSettings>(
     Ok(settings)
 }
 
-/// What the command line alone gives, to tell which flags it sets; on
-/// `--help` or `--version`, the declared command's answer, which still
-/// shows each variable.
+/// What the command line alone gives; on `--help` or `--version`, the
+/// declared command's answer, which shows each variable.
 fn command_line(
     command: &clap::Command,
     declared: &clap::Command,
@@ -190,9 +178,8 @@ fn command_line(
     }
 }
 
-/// Each set variable of `command`'s arguments not on the command line as
-/// the flag it falls back for, its value checked by that flag's parser so that a refusal names the
-/// variable.
+/// Each set variable of a flag not on the command line, as that flag, checked
+/// by its parser so that a refusal names the variable.
 fn environment_flags(
     command: &clap::Command,
     lookup: &impl Fn(&str) -> Option<String>,
@@ -245,8 +232,7 @@ pub fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|value| !value.is_empty())
 }
 
-/// DynamoDB's naming rules: 3 to 255 of `a-z A-Z 0-9 _ - .`; checked here
-/// so that a typo stops start-up instead of failing every request.
+/// DynamoDB's naming rules, so a typo stops start-up, not every request.
 fn parse_table(text: &str) -> Result<String, String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
     if !(3..=255).contains(&text.len()) || !text.chars().all(allowed) {

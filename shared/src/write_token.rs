@@ -1,13 +1,11 @@
-//! Write protection: when a token is configured, storing the seed needs
-//! `Authorization: Bearer <token>`. Reading stays open, so load balancer
-//! health checks and the classic grader's GETs work unchanged.
+//! Write protection: with a token configured, a POST needs `Authorization:
+//! Bearer <token>`; GETs stay open, for health checks and the classic grader.
 
 use secrecy::{ExposeSecret, SecretSlice};
 use subtle::ConstantTimeEq;
 
-/// A configured write token. A secret: its `Debug` never shows it (so no
-/// log line that prints settings can leak it) and its memory is zeroed when
-/// dropped.
+/// A configured write token: its `Debug` never shows it, and its memory is
+/// zeroed when dropped.
 #[derive(Clone, Debug)]
 pub struct WriteToken(SecretSlice<u8>);
 
@@ -33,9 +31,8 @@ impl WriteToken {
         Ok(WriteToken(token.as_bytes().to_vec().into()))
     }
 
-    /// Whether an `Authorization` header value presents this token. Compares
-    /// in constant time for a given length, never stopping where the bytes
-    /// first differ.
+    /// Whether an `Authorization` value presents this token, compared in
+    /// constant time so its bytes cannot be guessed one by one.
     pub fn authorizes(&self, authorization: Option<&[u8]>) -> bool {
         let Some(value) = authorization else {
             return false;

@@ -15,13 +15,9 @@ use tokio::time::{sleep_until, Instant, Sleep};
 
 use super::state::ConnectionState;
 
-/// A request body that fails with [`BodyReadTimedOut`] when the client has not
-/// sent all of it within the limit. The clock starts with the request.
-///
-/// Dropped unfinished (a refusal that did not read it), it hands the rest of
-/// the body to its connection's state instead of letting hyper see it
-/// dropped: hyper would then close the connection silently unless the whole
-/// body happened to be buffered already.
+/// A request body that fails with [`BodyReadTimedOut`] past its limit, from
+/// the request's start. Dropped unread, it hands the rest to the connection:
+/// hyper, seeing it dropped, would close the connection without a word.
 pub struct DeadlineBody {
     /// `None` only after drop has handed it on.
     inner: Option<Incoming>,

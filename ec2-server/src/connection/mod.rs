@@ -1,21 +1,15 @@
-//! One client connection: hyper's HTTP/1 state machine plus the limits that
-//! protect the server from slow, idle and oversized clients, per phase:
+//! One client connection: hyper's HTTP/1 state machine, with a limit per
+//! phase against slow, idle and oversized clients:
 //!
-//! - idle (between requests): `idle_timeout`, then a quiet close. hyper's
-//!   one `header_read_timeout` would also run here, and a load balancer
-//!   keeps idle connections for 60 s, far longer than a slow-client limit;
-//! - reading headers (from a request's first byte, or from the accept, to
-//!   the handler): `header_read_timeout`, then the connection is dropped,
-//!   so silent connections do not hold their slots for the idle limit;
-//! - reading the body: `body_read_timeout` ([`DeadlineBody`], answered 408);
-//! - handling: no limit here; the store bounds its own calls.
+//! - idle: `idle_timeout`, then a quiet close (hyper's header timer would
+//!   run here too, and a balancer keeps idle connections for 60 s);
+//! - head (from its first byte, or the accept): `header_read_timeout`, so a
+//!   silent connection does not hold its slot for the idle limit;
+//! - body: `body_read_timeout` (408); handling: the store bounds its calls.
 //!
-//! A head over [`MAX_HEADER_BYTES`] is answered `431` below hyper, whose own
-//! limit would send a bare `431` without JSON or `Connection: close`.
-//! Closing lingers, as nginx does: after a response sent before the body
-//! was read (a 413, a 408) the socket sends FIN, then discards what the
-//! client still sends for up to [`LINGER_TIME`], so that a reset does not
-//! destroy the response before the client reads it.
+//! A head over [`MAX_HEADER_BYTES`] gets a JSON `431` (hyper's is bare).
+//! Closing lingers, as nginx does, so a reset does not destroy a response
+//! sent before the body was read.
 
 mod body;
 mod state;
@@ -43,7 +37,7 @@ use self::state::ConnectionState;
 use self::stream::WatchedStream;
 use crate::request;
 
-/// The time limits of a connection; see the module documentation.
+/// The time limits of a connection's phases.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
@@ -58,23 +52,18 @@ impl ConnectionLimits {
     }
 }
 
-/// The longest a closing connection keeps reading what the client still
-/// sends, so it can read the response before the connection goes away.
+/// How long a closing connection discards what the client still sends.
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
 
-/// The largest request head (request line and headers) read, in bytes:
-/// nginx allows 32 KiB by default (4 × 8 KiB buffers), an ALB 64 KiB of
-/// headers. Longer heads get `431`.
+/// The largest request head read, in bytes, as nginx's default (an ALB
+/// allows 64 KiB of headers).
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
-/// hyper's read buffer limit: above [`MAX_HEADER_BYTES`], so that this
-/// module's limit answers first, and it bounds the buffer a connection holds.
+/// hyper's read buffer limit: above [`MAX_HEADER_BYTES`], so ours answers first.
 pub const READ_BUFFER_BYTES: usize = MAX_HEADER_BYTES + 8 * 1024;
 
 /// Serves one accepted connection until the client closes it, a limit runs
-/// out, or a drain requested through `drain` completes. Each request is
-/// answered as [`request::refusal`] and [`request::reuse_or_close`] say, and
-/// differently while `lame_duck` is set.
+/// out, or `drain` is cancelled and the request under way is answered.
 pub async fn serve<S, B>(
     stream: TcpStream,
     service: S,

@@ -1,6 +1,5 @@
-//! What a connection is doing and since when, and the rest of a body its
-//! handler left unread: written by the service, read by the socket wrapper
-//! (all in the connection's one task, but hyper needs them `Sync`).
+//! What a connection is doing, and the body its handler left unread: shared
+//! by the service and the stream (one task, but hyper needs them `Sync`).
 
 use std::sync::Mutex;
 
@@ -13,11 +12,9 @@ use tokio::time::Instant;
 pub(super) enum Phase {
     /// Between requests.
     Idle,
-    /// From the first byte of a request (or the accept) until the handler
-    /// is called.
+    /// From the first byte of a request (or the accept) to the handler.
     ReadingHeaders,
-    /// From the handler being called until the response is sent; the body
-    /// and the store have limits of their own.
+    /// Until the response is ready; the body and the store have own limits.
     Handling,
 }
 

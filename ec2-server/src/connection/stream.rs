@@ -1,6 +1,5 @@
-//! The socket under hyper: holds each request's head to its time limit and
-//! to [`MAX_HEADER_BYTES`] (answering `431` itself), closes an idle
-//! connection after its limit, and closes with a linger.
+//! The socket under hyper: holds each head to its time and size limits
+//! (answering `431` itself), ends idle connections, closes with a linger.
 
 use std::future::Future;
 use std::io;
@@ -52,8 +51,7 @@ impl WatchedStream {
         }
     }
 
-    /// Reads into `buf` no more than the rest of the head limit; returns the
-    /// count of bytes read too.
+    /// Reads no more than the rest of the head limit; also returns the count.
     fn poll_read_head(
         &mut self,
         cx: &mut Context<'_>,
@@ -73,9 +71,8 @@ impl WatchedStream {
         (result, limited.filled().len())
     }
 
-    /// No bytes came: waits for them until the phase's limit, then ends the
-    /// connection. An idle one reads as closed by the client, which hyper
-    /// closes quietly; a head too slow fails.
+    /// No bytes came: waits until the phase's limit, then an idle connection
+    /// reads as closed (hyper closes it quietly) and a slow head fails.
     fn poll_time_limit(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.timer.as_mut().poll(cx).is_ready() {
             let (phase, since) = self.state.phase();
@@ -101,8 +98,8 @@ impl WatchedStream {
         Poll::Pending
     }
 
-    /// Writes the `431`, closes with a linger, then fails the read so that
-    /// hyper ends the connection without answering on its own.
+    /// Writes the `431`, closes with a linger, then fails the read so hyper
+    /// does not answer on its own.
     fn poll_refuse(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Some((response, sent)) = &mut self.refusal {
             while *sent < response.len() {
@@ -200,8 +197,8 @@ impl AsyncWrite for WatchedStream {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    /// Sends FIN, then drains what the client still sends until it closes or
-    /// [`LINGER_TIME`] passes. Errors end the linger: the socket is going away.
+    /// Sends FIN, then drains what the client sends until it closes or
+    /// [`LINGER_TIME`] passes.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         let closing = this.closing.get_or_insert_with(|| Closing {

@@ -18,11 +18,8 @@ pub mod shared_reads;
 pub use dynamodb::DynamoDbStore;
 pub use memory::MemoryStore;
 
-/// A place that holds one seed.
-///
-/// `put` returns only once the value is durable in this store, because a `200`
-/// to a POST promises exactly that. Implementations are shared by every request
-/// of a process, so they must be cheap to call concurrently.
+/// A place that holds one seed, shared by every request of a process. `put`
+/// returns once the value is durable there: a POST's `200` promises it.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The current seed; [`Seed::zero`] when nothing was ever stored.
@@ -34,17 +31,15 @@ pub trait Store: Send + Sync + 'static {
     /// A short name for logs and start-up messages (`memory`, `dynamodb`).
     fn kind(&self) -> &'static str;
 
-    /// Whether every process configured alike sees the same seed. The targets
-    /// warn loudly when it is not, because a load balancer would then serve
-    /// a different seed from each instance.
+    /// Whether every process configured alike sees the same seed (behind a
+    /// balancer, the targets warn when not).
     fn is_shared(&self) -> bool;
 }
 
-/// Why the store could not answer; clients get `503` and may retry. A failed
-/// write changed nothing unless [`StoreError::write_may_have_landed`]: a
-/// request that reached the store and timed out may still be applied there.
-/// Each variant keeps its cause (the SDK's error, with its own causes), which
-/// the logs show through [`crate::error::Chain`].
+/// Why the store could not answer (clients get `503`), with its cause for the
+/// logs. A failed write changed nothing unless it [`may have landed`].
+///
+/// [`may have landed`]: StoreError::write_may_have_landed
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the store did not answer in time")]
@@ -65,20 +60,17 @@ pub enum StoreError {
     Other(#[source] Cause),
 }
 
-/// A store failure's cause, shared: every GET waiting on one read gets the
-/// same error.
+/// A store failure's cause, shared by every GET one read answers.
 pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
-/// A cause that is only a text (a value that is not a seed, a bound that
-/// passed), or any error.
+/// A cause from a text or any error.
 pub fn cause(reason: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Cause {
     Arc::from(reason.into())
 }
 
 impl StoreError {
-    /// Whether a `put` that failed this way may still have been applied:
-    /// the request may have reached the store before the failure (a timeout,
-    /// a connection lost mid-call). Refusals by the store itself are definite.
+    /// Whether a `put` that failed this way may still be applied (it may have
+    /// reached the store); the store's own refusals are definite.
     pub fn write_may_have_landed(&self) -> bool {
         matches!(
             self,
@@ -86,9 +78,8 @@ impl StoreError {
         )
     }
 
-    /// Whether an operator must act (permissions, a missing table, bad data),
-    /// as opposed to a passing fault that clears by itself. Decides the log
-    /// level: error for the former, warn for the latter.
+    /// Whether an operator must act, rather than wait for a passing fault:
+    /// logged at error rather than warn.
     pub fn needs_operator(&self) -> bool {
         matches!(
             self,

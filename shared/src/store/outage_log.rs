@@ -1,11 +1,7 @@
-//! Store failures, logged at a bounded rate. During an outage every request
-//! fails the same way, and a line per request floods the log and hides
-//! everything else. So the first failure is logged with its cause, then at most one
-//! summary per interval with a count and the latest cause, and the recovery
-//! once, with how long the outage lasted.
-//!
-//! The success path costs one relaxed atomic load: the lock is taken only
-//! while an outage is under way.
+//! Store failures at a bounded rate, since in an outage every request fails
+//! alike: the first with its cause, then a count per interval, then the
+//! recovery with the outage's length. A success outside an outage costs one
+//! atomic load.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -14,8 +10,7 @@ use std::time::{Duration, Instant};
 use crate::error::Chain;
 use crate::store::StoreError;
 
-/// Logs at error where an operator must act ([`StoreError::needs_operator`]:
-/// permissions, a missing table, bad data), else at warn: a passing fault.
+/// Logs at error where an operator must act, else at warn.
 macro_rules! log_failure {
     ($cause:expr, $($event:tt)+) => {
         if $cause.needs_operator() {
@@ -52,9 +47,8 @@ pub struct OutageLog {
 #[derive(Default)]
 struct State {
     outage: Option<Outage>,
-    /// When a failure or recovery line was last written, in any outage: a
-    /// store that fails and answers by turns (throttling) writes no more
-    /// than one failure line per interval.
+    /// When a line was last written, in any outage, so that a store failing
+    /// by turns (throttling) writes one line per interval.
     last_line: Option<Instant>,
     /// Failures since that line.
     since_last_line: u64,
@@ -63,8 +57,7 @@ struct State {
 struct Outage {
     started: Instant,
     total: u64,
-    /// Whether its first failure was written; if not, its recovery is not
-    /// either, and its failures are counted in the next line.
+    /// Whether its first failure was written; if not, neither is its recovery.
     written: bool,
 }
 

@@ -1,22 +1,11 @@
 //! Strongly consistent reads shared by the GETs waiting when each is sent.
 //!
-//! A GET never joins a read that is already under way: that read may have
-//! been answered from before a write acknowledged just before the GET
-//! arrived. It waits instead, and the next read, sent after it arrived,
-//! answers it and every other GET waiting then. The value a GET gets was
-//! therefore current at an instant between its arrival and its answer, so
-//! the seed stays one linearizable register, with no clock and no cache.
-//!
-//! One read at a time holds the queue, so under load a process sends one
-//! read per round trip, whatever its GET rate; a lone GET starts its read at
-//! once. A read stops holding the queue after [`hold_limit`], so a stalled
-//! read does not keep the next batch from a read of its own; every GET
-//! still gets its answer, or a `503`, within the store's bound.
-//!
-//! When the store refuses a read for its rate, the GETs it would have
-//! answered wait for the next read, which starts after a spacing that
-//! doubles while reads are refused and shrinks while they are not: the
-//! process slows its own read rate instead of failing its GETs.
+//! A GET never joins a read under way, which may predate a write
+//! acknowledged before the GET arrived; the next read, sent after it came,
+//! answers it and every GET waiting then. So each value was current between
+//! a GET's arrival and its answer: one linearizable register, no cache.
+//! Under load a process sends one read per round trip; a refused read's GETs
+//! wait for the next, spaced out while the store refuses them.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,25 +23,21 @@ pub trait ReadSeed: Send + Sync + 'static {
     /// Reads the current seed, strongly consistently; sent when called.
     async fn read_seed(&self) -> Result<Seed, StoreError>;
 
-    /// What a GET is told when its bound passed before any read answered
-    /// it: the store knows best why (its last attempt's failure).
+    /// What a GET is told when no read answered it within its bound.
     fn no_answer_within(&self, bound: Duration) -> StoreError;
 }
 
-/// How many reads may hold the queue at once: one, so that a process sends
-/// one read per round trip (bench/README.md compares one and two).
+/// Reads that may hold the queue at once (bench/README.md compares 1 and 2).
 const READS_HOLDING_THE_QUEUE: usize = 1;
 
-/// How long a read may hold the queue before the GETs behind it get a read
-/// of their own: a quarter of the bound, so they keep most of theirs, and
-/// at most five reads are under way against a stalled store.
+/// How long a read holds the queue before the GETs behind it get their own:
+/// they keep most of their bound, and a stalled store sees five reads at most.
 fn hold_limit(bound: Duration) -> Duration {
     bound / 4
 }
 
-/// The spacing between reads while the store refuses them for their rate.
-/// Its cap, an eighth of the bound, keeps a GET that arrives in a refused
-/// stretch within its bound.
+/// The spacing between reads while the store refuses them for their rate;
+/// its cap keeps a GET arriving then within its bound.
 const FIRST_SPACING: Duration = Duration::from_millis(1);
 fn max_spacing(bound: Duration) -> Duration {
     bound / 8
@@ -78,8 +63,7 @@ struct Shared<R> {
 struct Queue {
     /// GETs that arrived after the newest read was sent.
     waiting: Vec<Waiter>,
-    /// Reads holding the queue: waiting to be sent, or sent less than
-    /// [`hold_limit`] ago.
+    /// Reads waiting to be sent, or sent less than [`hold_limit`] ago.
     holding: usize,
     pacing: Pacing,
 }
@@ -166,9 +150,8 @@ impl<R: ReadSeed> Shared<R> {
         Self::start_read_if_free(self, &mut queue);
     }
 
-    /// Answers a batch, or, if the read was refused for its rate, puts it
-    /// back to wait for the next read (sent later, so still after each GET
-    /// arrived) and slows the reads down.
+    /// Answers a batch or, if the read was refused for its rate, puts it back
+    /// for the next read (still sent after each GET arrived).
     fn answer(self: &Arc<Self>, batch: Vec<Waiter>, outcome: Result<Seed, StoreError>) {
         let mut queue = crate::lock(&self.queue);
         match outcome {
@@ -229,8 +212,7 @@ impl Pacing {
         self.last_line = Some(now);
     }
 
-    /// A read answered: the spacing shrinks by a quarter, and is gone once
-    /// under [`FIRST_SPACING`].
+    /// A read answered: the spacing shrinks, and is gone under [`FIRST_SPACING`].
     fn answered(&mut self) {
         self.spacing = self.spacing * 3 / 4;
         if self.spacing < FIRST_SPACING {
