@@ -1,9 +1,6 @@
-//! The seed value: an integer of any size up to [`MAX_DIGITS`] digits, kept as
-//! its canonical decimal text.
-//!
-//! The seed is never converted to a machine integer: the Python reference
-//! accepts integers far beyond 64 bits, and keeping the text means every store
-//! and every target answers exactly the digits that were stored.
+//! The seed value, kept as its canonical decimal text, never as a machine
+//! integer: the Python reference accepts integers far beyond 64 bits, and
+//! every store and target answers exactly the digits that were stored.
 
 use std::fmt;
 use std::sync::Arc;
@@ -108,14 +105,6 @@ impl fmt::Debug for Seed {
         } else {
             write!(f, "Seed({})", self.0)
         }
-    }
-}
-
-impl std::str::FromStr for Seed {
-    type Err = SeedError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::from_integer_literal(s)
     }
 }
 

@@ -1,5 +1,4 @@
-//! The default store: the seed lives in this process only, as in the
-//! reference Flask server. Nothing is persisted and instances do not agree.
+//! The default store: the seed in this process only, as in the Flask server.
 
 use std::sync::Mutex;
 
@@ -48,8 +47,14 @@ mod tests {
     async fn starts_at_zero_and_keeps_the_last_write() {
         let store = MemoryStore::new();
         assert_eq!(store.get().await.unwrap(), Seed::zero());
-        store.put(&"42".parse().unwrap()).await.unwrap();
-        store.put(&"-9".parse().unwrap()).await.unwrap();
+        store
+            .put(&Seed::from_integer_literal("42").unwrap())
+            .await
+            .unwrap();
+        store
+            .put(&Seed::from_integer_literal("-9").unwrap())
+            .await
+            .unwrap();
         assert_eq!(store.get().await.unwrap().as_str(), "-9");
     }
 }
