@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::configuration::{Settings, WriteTokenError, WriteTokenSetting};
+use crate::configuration::{Settings, WriteTokenError};
 use crate::connection::{self, ConnectionLimits};
 use crate::routes::seed_routes;
 
@@ -34,14 +34,14 @@ pub enum StartupError {
     WriteToken(#[from] WriteTokenError),
 }
 
-/// A bound, ready-to-run server. Tests build it with port 0 and read
-/// [`Application::port`] to find it.
+/// A bound, ready-to-run server (tests bind port 0 and read its port).
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     handler: SeedHandler,
     settings: Settings,
-    token_source: Option<WriteTokenSetting>,
+    /// How POSTs are protected, for the start-up log.
+    write_protection: &'static str,
 }
 
 impl Application {
@@ -63,21 +63,21 @@ impl Application {
         };
         let listener = TcpListener::bind(requested).await.map_err(bind_failed)?;
         let address = listener.local_addr().map_err(bind_failed)?;
-        let mut handler = SeedHandler::new(store);
-        if let Some(name) = &settings.shared.instance_name {
-            handler = handler.with_instance_name(name.clone());
-        }
         let write_token = settings.write_token()?;
-        let token_source = write_token.as_ref().map(|(_, source)| source.clone());
-        if let Some((token, _)) = write_token {
-            handler = handler.with_write_token(token);
-        }
+        let write_protection = match &write_token {
+            None => "off: anyone may POST",
+            Some((_, TokenSource::Reference(_))) => "on: token from --write-token-file",
+            Some((_, TokenSource::Variable(_))) => "on: token from SEED_WRITE_TOKEN",
+        };
+        let handler = SeedHandler::new(store)
+            .with_instance_name(settings.shared.instance_name.clone())
+            .with_write_token(write_token.map(|(token, _)| token));
         Ok(Application {
             listener,
             address,
             handler,
             settings: settings.clone(),
-            token_source,
+            write_protection,
         })
     }
 
@@ -89,19 +89,16 @@ impl Application {
         self.address.port()
     }
 
-    /// Serves until `shutdown` completes; then, for the shutdown delay, is a
-    /// lame duck (still serving, but failing the balancer's health checks and
-    /// closing each connection after its response) so that the balancer stops
-    /// routing here before anything is refused; then stops accepting, lets
-    /// open connections finish their requests for up to the shutdown timeout,
-    /// and returns.
+    /// Serves until `shutdown` completes, then as a lame duck for the
+    /// shutdown delay, then stops accepting and drains open connections for
+    /// up to the shutdown timeout.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) {
         let Application {
             listener,
             address,
             handler,
             settings,
-            token_source: _,
+            write_protection: _,
         } = self;
         let limits = ConnectionLimits {
             header_read_timeout: settings.header_read_timeout,
@@ -139,9 +136,8 @@ impl Application {
     }
 }
 
-/// Completes when `shutdown` has, after `delay` as a lame duck if it is
-/// not zero: health checks fail and each answer closes its connection, so
-/// the load balancer stops routing here before the server stops accepting.
+/// Completes `delay` after `shutdown`, as a lame duck meanwhile: health
+/// checks fail and answers close, so the balancer routes elsewhere first.
 async fn lame_duck_then_stop(
     shutdown: impl Future<Output = ()>,
     delay: Duration,
@@ -156,11 +152,8 @@ async fn lame_duck_then_stop(
     }
 }
 
-/// Hands each accepted connection to `serve` with its slot until `stop`
-/// completes. A connection holds a slot until it closes: past
-/// `max_connections`, clients wait in the listen backlog. (Neither
-/// hyper-util nor tokio-util has a connection limit; a semaphore is the
-/// tool.)
+/// Hands each accepted connection to `serve` with a slot it holds until it
+/// closes, until `stop`: past `max_connections`, clients wait in the backlog.
 async fn accept_until(
     mut stop: Pin<&mut impl Future<Output = ()>>,
     listener: &TcpListener,
@@ -190,8 +183,7 @@ async fn accept_until(
                 serve(stream, slot);
             }
             Err(error) => {
-                // Out of file descriptors or similar: back off instead of
-                // spinning, and keep serving the connections we have.
+                // Out of file descriptors, say: back off rather than spin.
                 tracing::warn!(%error, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -199,10 +191,8 @@ async fn accept_until(
     }
 }
 
-/// Builds the configured store and checks that it can serve: a missing
-/// table, credentials or permission stops start-up with a clear message; an
-/// unreachable store only warns, since the server recovers by itself once it
-/// answers.
+/// Builds the configured store and checks it: a missing table, credential or
+/// permission stops start-up; an unreachable store only warns, as it recovers.
 pub async fn build_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupError> {
     match settings.shared.dynamodb_table() {
         None => Ok(Arc::new(MemoryStore::new())),
@@ -235,9 +225,7 @@ pub async fn build_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupE
     }
 }
 
-/// The SDK's configuration from its standard chain (`AWS_REGION`,
-/// `AWS_ENDPOINT_URL_DYNAMODB`, profiles, web identity, the instance's role).
-/// Sends nothing.
+/// The SDK's configuration from its standard chain (the instance's role on EC2).
 async fn sdk_config_from_environment() -> Result<aws_sdk_dynamodb::config::Builder, StoreError> {
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(shared::store::dynamodb::https_client())
@@ -269,8 +257,7 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Logs the effective configuration once at start-up, and what the store
-/// choice means for users of the service.
+/// Logs the configuration at start-up, and what the store means for users.
 pub fn log_configuration(application: &Application) {
     let settings = &application.settings;
     tracing::info!(
@@ -278,11 +265,7 @@ pub fn log_configuration(application: &Application) {
         store = application.handler.store().kind(),
         table = settings.shared.dynamodb_table().unwrap_or("-"),
         instance_name = settings.shared.instance_name.as_ref().map_or("-", InstanceName::as_str),
-        write_protection = match application.token_source {
-            None => "off: anyone may POST",
-            Some(TokenSource::Reference(_)) => "on: token from --write-token-file",
-            Some(TokenSource::Variable(_)) => "on: token from SEED_WRITE_TOKEN",
-        },
+        write_protection = application.write_protection,
         store_timeout = ?settings.shared.store_timeout,
         log_level = %settings.log_level,
         log_format = ?settings.log_format,
@@ -296,8 +279,7 @@ pub fn log_configuration(application: &Application) {
         "configuration"
     );
     if !application.handler.store().is_shared() {
-        // Loud where this cannot be what the user wants: reachable from a
-        // load balancer, or named as one instance of several.
+        // Loud where a balancer may be in front, or instances are named.
         if application.address().ip().is_loopback() && settings.shared.instance_name.is_none() {
             tracing::info!(
                 "the seed is kept in this process only: it is lost on exit and not shared with other instances"

@@ -54,7 +54,7 @@ fuzz_target!(|request: Request| {
     }
     let mut handler = SeedHandler::new(Arc::new(MemoryStore::new()));
     if request.protected {
-        handler = handler.with_write_token(WriteToken::new("fuzz-token").expect("a valid token"));
+        handler = handler.with_write_token(Some(WriteToken::new("fuzz-token").expect("a valid token")));
     }
     let response = run(handler.handle(
         &method,

@@ -1,11 +1,6 @@
 //! The seed service as an AWS Lambda function. Behaviour lives in the
 //! `shared` crate; this crate reads the function's settings, builds the store
 //! once per instance, and adapts Lambda HTTP events to the shared handler.
-//!
-//! - [`configuration`] — `SEED_*` environment variables.
-//! - [`parameter_store`] — the write token from SSM Parameter Store.
-//! - [`adapter`] — event in, handler, response out.
-//! - [`telemetry`] — JSON logs.
 
 pub mod adapter;
 pub mod configuration;
@@ -32,9 +27,8 @@ pub enum InitError {
     WriteToken(#[from] ParameterError),
 }
 
-/// Lambda's init: the settings from the environment, then the handler. A
-/// failure is logged as one JSON line at error, which CloudWatch shows
-/// beside Lambda's own "Runtime.ExitError", before the process exits.
+/// Lambda's init: the settings, then the handler; a failure is one JSON line
+/// at error, beside Lambda's own "Runtime.ExitError".
 pub async fn init() -> Result<SeedHandler, InitError> {
     let built = match Settings::from_env() {
         Ok(settings) => build_handler(&settings).await,
@@ -47,15 +41,11 @@ pub async fn init() -> Result<SeedHandler, InitError> {
     built
 }
 
-/// Builds the handler for this instance: the write token, read from
-/// Parameter Store when the settings name a parameter, and the store the
-/// settings name, with a warning on every cold start for the in-memory one. Sends
-/// nothing to DynamoDB: init stays short, and the first request reports any
-/// problem. A token that cannot be read stops the instance instead: serving
-/// without it would let anyone write.
+/// Builds this instance's handler. Sends nothing to DynamoDB, so init stays
+/// short; a token that cannot be read stops the instance, as serving without
+/// it would let anyone write.
 pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, InitError> {
-    // The token first: an instance that cannot read it stops with one line,
-    // its error, and no warning about a store it will never use.
+    // The token first: failing, it is the one line logged.
     let (write_token, write_protection) = match settings.write_token()? {
         None => (None, "off".to_string()),
         Some(TokenSource::Variable(token)) => (Some(token), "on (SEED_WRITE_TOKEN)".to_string()),
@@ -86,12 +76,7 @@ pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, InitError
         version = env!("CARGO_PKG_VERSION"),
         "configuration"
     );
-    let mut handler = SeedHandler::new(store);
-    if let Some(name) = &settings.shared.instance_name {
-        handler = handler.with_instance_name(name.clone());
-    }
-    Ok(match write_token {
-        Some(token) => handler.with_write_token(token),
-        None => handler,
-    })
+    Ok(SeedHandler::new(store)
+        .with_instance_name(settings.shared.instance_name.clone())
+        .with_write_token(write_token))
 }

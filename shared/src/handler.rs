@@ -22,20 +22,17 @@ use crate::{BodyReadTimedOut, MAX_BODY_BYTES};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
-/// The response header naming the instance that answered, so that users of
-/// a load-balanced deployment can see which backend served them.
+/// The response header naming the instance that answered, behind a balancer.
 pub const INSTANCE_HEADER: &str = "x-seed-instance";
 
-/// Serves the seed from a store. One per process, shared by reference:
-/// a clone copies its header maps.
+/// Serves the seed from a store: one per process, shared by reference.
 #[derive(Clone)]
 pub struct SeedHandler {
     store: Arc<dyn Store>,
     outage_log: Arc<OutageLog>,
     write_token: Option<WriteToken>,
-    /// The headers of a seed answer and of the `OPTIONS` answer, which never
-    /// change: cloning a finished map is cheaper than building one per
-    /// request (it hashes no names). Both carry the instance name, if any.
+    /// The headers of the seed and `OPTIONS` answers, with the instance name:
+    /// cloning a finished map hashes no names, unlike building one.
     seed_headers: HeaderMap,
     options_headers: HeaderMap,
 }
@@ -81,15 +78,17 @@ impl SeedHandler {
     }
 
     /// Requires `Authorization: Bearer <token>` on every POST.
-    pub fn with_write_token(mut self, token: WriteToken) -> Self {
-        self.write_token = Some(token);
+    pub fn with_write_token(mut self, token: Option<WriteToken>) -> Self {
+        self.write_token = token;
         self
     }
 
     /// Names this instance in an `X-Seed-Instance` header on every response.
-    pub fn with_instance_name(mut self, InstanceName(value): InstanceName) -> Self {
-        self.seed_headers.insert(INSTANCE_HEADER, value.clone());
-        self.options_headers.insert(INSTANCE_HEADER, value);
+    pub fn with_instance_name(mut self, name: Option<InstanceName>) -> Self {
+        if let Some(InstanceName(value)) = name {
+            self.seed_headers.insert(INSTANCE_HEADER, value.clone());
+            self.options_headers.insert(INSTANCE_HEADER, value);
+        }
         self
     }
 
@@ -97,11 +96,9 @@ impl SeedHandler {
         &self.store
     }
 
-    /// Answers one request. `path` is the request path without the query and
-    /// without any prefix the transport adds (an API Gateway stage, say).
-    /// Headers and body are read only for a POST to `/` (the body never
-    /// past [`MAX_BODY_BYTES`]), so a transport may give other requests no
-    /// headers and an empty body, and spare copying them.
+    /// Answers one request; `path` is without query or transport prefix.
+    /// Only a POST's headers and body are read, so a transport may give
+    /// other requests none and spare copying them.
     pub async fn handle<B>(
         &self,
         method: &Method,
@@ -116,14 +113,12 @@ impl SeedHandler {
         // Read the clock only for the log line that reports it.
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         let response = match self.route(method, path, headers, body).await {
-            // Built from the constant maps, which name the instance.
             Ok(response) => response,
             Err(error) => {
                 if let Some(cause) = error.store_error() {
                     self.outage_log.failure(cause);
                 }
                 let mut response = error.into_response();
-                // The one name, kept in the seed answer's headers.
                 if let Some(name) = self.seed_headers.get(INSTANCE_HEADER) {
                     response.headers_mut().insert(INSTANCE_HEADER, name.clone());
                 }
@@ -225,9 +220,8 @@ impl SeedHandler {
     }
 }
 
-/// Reads a body of at most [`MAX_BODY_BYTES`]. A declared length over the
-/// limit is refused before a byte is read; an undeclared one (chunked) is
-/// refused as soon as the limit is passed.
+/// Reads a body of at most [`MAX_BODY_BYTES`], refusing a declared length
+/// over it before a byte is read.
 async fn read_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, ApiError>
 where
     B: Body,
