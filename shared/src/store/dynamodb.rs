@@ -1,23 +1,12 @@
-//! The shared store: the seed as one item of a DynamoDB table, so restarts
-//! keep it and every instance of every target answers the same value.
+//! The shared store: the seed as the item `{"id": "seed", "value": "<decimal>"}`
+//! of a DynamoDB table whose partition key is the string `id` (as in
+//! `template.yaml`, the EC2 stack and `--create-table`). The value is a string:
+//! a DynamoDB number holds 38 digits, a seed up to 4300. No item means 0.
 //!
-//! Table schema (the same in `template.yaml`, the EC2 stack and
-//! `--create-table`): partition key `id`, a string; no sort key. The seed is
-//! the item `{"id": "seed", "value": "<canonical decimal>"}`. The value is a
-//! DynamoDB *string*: a DynamoDB number holds only 38 digits and a seed may
-//! have 4300. A missing item means the seed is 0.
-//!
-//! Every POST is one `PutItem`, and every GET is answered by a strongly
-//! consistent `GetItem` sent after it arrived, shared with the other GETs
-//! waiting then ([`SharedReads`]): no cache, so an acknowledged write is what
-//! every instance reads next, and concurrent writers resolve as last writer
-//! wins.
-//!
-//! A write takes effect at most once. A `PutItem` whose attempt timed out or
-//! lost its connection may still be applied later, so sending it again could
-//! apply it twice, the second time over a newer acknowledged write. Reads are
-//! retried freely; a write is retried only when DynamoDB's answer proves it
-//! was not applied (throttling), see [`RetryRule`].
+//! No cache: a POST is one `PutItem`, a GET a strongly consistent `GetItem`
+//! sent after it arrived ([`SharedReads`]). A write is sent once, and again
+//! only when DynamoDB's answer proves it was not applied ([`RetryRule`]): one
+//! that timed out may still land, over a newer acknowledged write.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
@@ -36,7 +26,7 @@ use aws_sdk_dynamodb::operation::get_item::GetItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TableStatus,
+    ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
@@ -55,9 +45,8 @@ pub const SEED_ITEM_KEY: &str = "seed";
 /// The attribute that holds the seed's canonical decimal, as a string.
 pub const VALUE_ATTRIBUTE: &str = "value";
 
-/// The seed in a DynamoDB table. Build it once per process: the SDK clients
-/// inside keep their connections and credentials for every request, and
-/// its GETs share reads ([`SharedReads`]).
+/// The seed in a DynamoDB table. Build it once per process: its clients keep
+/// their connections and credentials, and its GETs share reads.
 pub struct DynamoDbStore {
     item: Arc<SeedItem>,
     reads: SharedReads<SeedItem>,
@@ -77,12 +66,9 @@ struct SeedItem {
 }
 
 impl DynamoDbStore {
-    /// Builds the store from an SDK configuration the target made from its
-    /// environment (the EC2 server with the SDK's whole chain, the Lambda
-    /// function from the variables Lambda sets, tests for DynamoDB Local).
-    /// It includes the HTTP client: this build has no default one, so use
-    /// [`https_client`]. The call timeout and retries set here replace any in
-    /// `config`. Sends nothing: [`DynamoDbStore::check`] does.
+    /// Builds the store from the target's SDK configuration, which must hold
+    /// [`https_client`] (this build has no default); the timeouts and retries
+    /// set here replace its own. Sends nothing: [`DynamoDbStore::check`] does.
     pub fn new(
         config: aws_sdk_dynamodb::config::Builder,
         table: impl Into<String>,
@@ -92,12 +78,9 @@ impl DynamoDbStore {
         let config = config
             .retry_config(RetryConfig::standard().with_max_attempts(3))
             .interceptor(attempts.clone());
-        // The whole call, retries included, ends within `call_timeout`. A
-        // read attempt gets half of it, so a stuck connection leaves time for
-        // one retry on a fresh one. A write attempt may use all of it: it is
-        // not sent again if it stalls, so nothing is gained by cutting it
-        // short. (Two clients rather than a per-call override of one: the
-        // override's code made the Lambda bootstrap larger.)
+        // A read attempt gets half the call, leaving time for a retry on a
+        // fresh connection; a write, never sent again after a stall, all of
+        // it. Two clients: a per-call override made the bootstrap larger.
         let reads = config
             .clone()
             .timeout_config(timeouts(call_timeout, call_timeout / 2))
@@ -124,23 +107,19 @@ impl DynamoDbStore {
         &self.item.table
     }
 
-    /// HTTP requests sent to DynamoDB so far, retries included: lets tests
-    /// prove that each POST, and each GET sent alone, costs exactly one call
-    /// (GETs waiting together share one).
+    /// HTTP requests sent so far, retries included, so tests can count calls.
     pub fn requests_sent(&self) -> u64 {
         self.item.attempts.requests_sent.load(Ordering::Relaxed)
     }
 
-    /// Reads the seed once, to report a missing table, missing credentials or
-    /// a denied permission at start-up rather than on the first request. Uses
-    /// only `GetItem`, the permission the service needs anyway.
+    /// Reads the seed once, so a missing table, credential or permission
+    /// stops start-up; `GetItem` is the one permission the service has.
     pub async fn check(&self) -> Result<Seed, StoreError> {
         self.get().await
     }
 
-    /// Creates the table if it does not exist and waits until it is active.
-    /// For local development and tests: it needs `CreateTable` and
-    /// `DescribeTable`, which deployed instances are not given.
+    /// Creates the table if missing and waits until it is active: for local
+    /// use, with permissions deployed instances are not given.
     pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
         let SeedItem { reads, table, .. } = &*self.item;
         let created = reads
@@ -170,30 +149,18 @@ impl DynamoDbStore {
             Err(error) if error.code() == Some("ResourceInUseException") => {}
             Err(error) => return Err(sdk_failure(error, ADMIN_CALL_TIMEOUT, None)),
         }
-        for _ in 0..60 {
-            let described = reads
-                .describe_table()
-                .table_name(table)
-                .customize()
-                .config_override(admin_timeouts())
-                .send()
-                .await
-                .map_err(|error| sdk_failure(error, ADMIN_CALL_TIMEOUT, None))?;
-            let status = described.table().and_then(|table| table.table_status());
-            if status == Some(&TableStatus::Active) {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        Err(StoreError::Other(cause(format!(
-            "table {table} did not become active within 30 s"
-        ))))
+        // The SDK's waiter: its first look is at once, the next 20 s later.
+        let active = reads.wait_until_table_exists().table_name(table);
+        active
+            .wait(Duration::from_secs(90))
+            .await
+            .map_err(|error| StoreError::Other(cause(error)))?;
+        Ok(())
     }
 }
 
 impl SeedItem {
-    /// Names a failed call, with the last attempt's failure if the call ran
-    /// out of time.
+    /// Names a failed call, by its last attempt if the call ran out of time.
     fn failure<E, R>(&self, error: SdkError<E, R>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -276,8 +243,7 @@ impl Store for DynamoDbStore {
     }
 }
 
-/// The bound on a whole call and on each of its attempts (connecting and
-/// reading included).
+/// The bound on a whole call and on each attempt, connecting included.
 fn timeouts(call_timeout: Duration, attempt_timeout: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
         .operation_timeout(call_timeout)
@@ -287,22 +253,17 @@ fn timeouts(call_timeout: Duration, attempt_timeout: Duration) -> TimeoutConfig 
         .build()
 }
 
-/// Which failed attempts the SDK sends again, beyond its own rules. A
-/// write is retried only when DynamoDB refused it for its request rate, an
-/// answer that proves it was not applied; anything else (an attempt that
-/// timed out, a lost connection, a 5xx, which AWS documents as "may have
-/// succeeded") ends the call, and the client gets a `503` that says the
-/// write may have landed. A read refused for its rate is not retried here:
-/// [`SharedReads`] sends the next read after a spacing it keeps for the
-/// whole process. Runs after the SDK's own classifiers and overrides them.
+/// Overrides the SDK's retry rules. A write is retried only after a
+/// throttling refusal, which proves it was not applied; a timeout, a lost
+/// connection or a 5xx ("may have succeeded") ends it with a `503` saying so.
+/// A throttled read is not retried here: [`SharedReads`] paces the next one.
 #[derive(Debug, Clone, Copy)]
 enum RetryRule {
     Read,
     Write,
 }
 
-/// DynamoDB's error codes for a request refused before it was applied
-/// because of the request rate.
+/// DynamoDB's codes for a request refused, unapplied, for its rate.
 const THROTTLING_ERRORS: &[&str] = &[
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
@@ -341,8 +302,7 @@ impl ClassifyRetry for RetryRule {
     }
 }
 
-/// Table administration is rare and may be slow (a cold DynamoDB Local takes
-/// seconds to create a table); it is not bound by the request-serving limit.
+/// Table administration may be slow (a cold DynamoDB Local takes seconds).
 const ADMIN_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn admin_timeouts() -> aws_sdk_dynamodb::config::Builder {
@@ -355,8 +315,7 @@ fn admin_timeouts() -> aws_sdk_dynamodb::config::Builder {
     )
 }
 
-/// Names an SDK failure by what an operator does about it. When the whole
-/// call timed out, the last attempt's failure (if recent) says why.
+/// Names an SDK failure by what an operator does about it.
 fn sdk_failure<E, R>(
     error: SdkError<E, R>,
     call_timeout: Duration,
@@ -395,8 +354,7 @@ where
     kind(cause(error))
 }
 
-/// A call that did not answer within `bound`, named by its last attempt's
-/// failure: a connection that failed means the store could not be reached.
+/// A call with no answer within `bound`, named by its last attempt's failure.
 fn timed_out(bound: Duration, last_attempt: Option<AttemptFailure>) -> StoreError {
     let within = format!("no answer within {bound:?}");
     match last_attempt {
@@ -410,16 +368,15 @@ fn timed_out(bound: Duration, last_attempt: Option<AttemptFailure>) -> StoreErro
     }
 }
 
-/// Why one attempt failed, as remembered for the log of a call that then
-/// ran out of time.
+/// Why one attempt failed, for a call that then ran out of time.
 #[derive(Debug, Clone)]
 enum AttemptFailure {
     Connection(String),
     Other(String),
 }
 
-/// Watches the client's HTTP attempts: counts them, and remembers the last
-/// failure (written only on failure, so a healthy store pays one atomic add).
+/// Counts the HTTP attempts and remembers the last failure (written only on
+/// failure, so a healthy store pays one atomic add).
 #[derive(Debug, Default, Clone)]
 struct AttemptLog {
     requests_sent: Arc<AtomicU64>,
@@ -475,11 +432,9 @@ impl Intercept for AttemptLog {
     }
 }
 
-/// The SDK's HTTPS client: rustls with ring, and the system's root
-/// certificates. Chosen over the SDK's default (rustls with aws-lc), whose
-/// crypto library is most of a bootstrap's size (bench/README.md). The SDK has no
-/// default client in this build, so every configuration a store or a test's
-/// own client is built from sets this one, once.
+/// The SDK's HTTPS client: rustls with ring rather than the default aws-lc,
+/// most of a bootstrap's size (bench/README.md). Every SDK configuration
+/// here sets it: this build has no default client.
 pub fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(TLS)
