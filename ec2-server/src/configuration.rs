@@ -161,13 +161,6 @@ impl Settings {
     pub fn listen_address(&self) -> SocketAddr {
         SocketAddr::new(self.address, self.port)
     }
-
-    /// The settings a test wants: loopback, a free port, the in-memory store
-    /// and the defaults for everything else.
-    pub fn for_tests() -> Self {
-        Settings::try_from_flags(["ec2-server", "--port", "0"])
-            .unwrap_or_else(|error| panic!("the test settings are valid: {error}"))
-    }
 }
 
 fn read_token_file(path: &Path) -> Result<WriteToken, WriteTokenError> {

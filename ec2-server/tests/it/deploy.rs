@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::settings;
 use ec2_server::connection::LINGER_TIME;
-use ec2_server::Settings;
 use harness::templates::{
     assert_alarm_notifies, assert_lint_passes_and_breakages_fail, compact, Linter,
 };
@@ -210,14 +210,14 @@ fn the_lame_duck_drain_stop_timeout_and_deregistration_delay_fit_together() {
         delay >= marked_down,
         "the lame duck ({delay:?}) must outlast the health check's {marked_down:?}"
     );
-    let drain = Settings::for_tests().shutdown_timeout + LINGER_TIME;
+    let drain = settings(&[]).shutdown_timeout + LINGER_TIME;
     assert!(
         stop > delay + drain,
         "TimeoutStopSec {stop:?} must exceed the lame duck and drain {:?}",
         delay + drain
     );
     assert!(
-        deregistration >= delay + Settings::for_tests().shutdown_timeout,
+        deregistration >= delay + settings(&[]).shutdown_timeout,
         "the deregistration delay {deregistration:?} must cover the lame duck and drain"
     );
 }
@@ -229,7 +229,7 @@ fn the_balancer_and_the_servers_agree_on_idle_connections_and_health() {
     let balancer_idle = Duration::from_secs(60);
     assert!(compact.contains("Key: idle_timeout.timeout_seconds Value: \"60\""));
     assert!(
-        Settings::for_tests().idle_timeout > balancer_idle,
+        settings(&[]).idle_timeout > balancer_idle,
         "the server must keep idle connections longer than the balancer"
     );
     for expected in [

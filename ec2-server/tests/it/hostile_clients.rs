@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use crate::support::{process, settings, spawn_app_with, TestServer};
 use contract::{raw, Endpoint};
-use ec2_server::Settings;
 use shared::MemoryStore;
 use tokio::io::AsyncWriteExt;
 
@@ -576,7 +575,7 @@ async fn what_a_connection_can_make_the_server_hold_is_bounded() {
         );
         worst = worst.max(per_connection);
     }
-    let cap = u64::from(Settings::for_tests().max_connections);
+    let cap = u64::from(settings(&[]).max_connections);
     let worst_mib = cap * worst / 1024;
     assert!(
         worst_mib < 800,

@@ -35,7 +35,7 @@ impl Drop for TestServer {
 
 /// The default server: in-memory store, default limits.
 pub async fn spawn_app() -> TestServer {
-    spawn_app_with(Settings::for_tests(), Arc::new(MemoryStore::new())).await
+    spawn_app_with(settings(&[]), Arc::new(MemoryStore::new())).await
 }
 
 pub async fn spawn_app_with(settings: Settings, store: Arc<dyn Store>) -> TestServer {
@@ -70,5 +70,5 @@ pub async fn spawn_app_on_dynamodb() -> TestServer {
         shared::settings::DEFAULT_STORE_TIMEOUT,
     )
     .await;
-    spawn_app_with(Settings::for_tests(), Arc::new(store)).await
+    spawn_app_with(settings(&[]), Arc::new(store)).await
 }
