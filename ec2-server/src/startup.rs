@@ -34,7 +34,7 @@ pub enum StartupError {
     WriteToken(#[from] WriteTokenError),
 }
 
-/// A bound, ready-to-run server (tests bind port 0 and read its port).
+/// A bound, ready-to-run server (tests bind port 0 and read its address).
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
@@ -83,10 +83,6 @@ impl Application {
 
     pub fn address(&self) -> SocketAddr {
         self.address
-    }
-
-    pub fn port(&self) -> u16 {
-        self.address.port()
     }
 
     /// Serves until `shutdown` completes, then as a lame duck for the
