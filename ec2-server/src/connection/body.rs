@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
+use http_body::{Body, Frame};
 use hyper::body::Incoming;
 use shared::BodyReadTimedOut;
 use tokio::time::{sleep_until, Instant, Sleep};
@@ -83,11 +83,5 @@ impl Body for DeadlineBody {
 
     fn is_end_stream(&self) -> bool {
         self.inner.as_ref().is_none_or(Incoming::is_end_stream)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner
-            .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
     }
 }
