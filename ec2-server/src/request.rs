@@ -3,11 +3,6 @@
 //! among users, so every path ends with it usable or with `Connection: close`.
 
 use std::any::Any;
-use std::convert::Infallible;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONNECTION, HOST, TRANSFER_ENCODING, USER_AGENT};
@@ -20,25 +15,9 @@ use tokio::time::Instant;
 /// The `User-Agent` prefix of an ALB's (and the replica's) health checks.
 pub const HEALTH_CHECKER: &str = "ELB-HealthChecker/";
 
-/// A response, or the panic that stopped the handler making one.
-pub type HandlerOutcome<B> = Result<Response<B>, Box<dyn Any + Send>>;
-
-/// Polls the handler's future, turning a panic into an `Err` (the panic
+/// A response, or the panic that stopped the handler making one (the panic
 /// hook has logged it; [`reuse_or_close`] answers `500`).
-pub fn poll_catching_panics<F, B>(
-    future: Pin<&mut F>,
-    cx: &mut Context<'_>,
-) -> Poll<HandlerOutcome<B>>
-where
-    F: Future<Output = Result<Response<B>, Infallible>>,
-{
-    match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-        Ok(Poll::Ready(Ok(response))) => Poll::Ready(Ok(response)),
-        Ok(Poll::Ready(Err(never))) => match never {},
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(panic) => Poll::Ready(Err(panic)),
-    }
-}
+pub type HandlerOutcome<B> = Result<Response<B>, Box<dyn Any + Send>>;
 
 /// Makes the connection safe to reuse after `answered`, or says it is not: a
 /// panic becomes a `500`; an unread body is discarded within its limits, or

@@ -17,12 +17,14 @@ mod stream;
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::EXPECT;
 use http::{Request, Response};
 use http_body::Body;
@@ -146,11 +148,11 @@ where
                     Ok(refused.into_response().map(B::from))
                 }
                 None => {
-                    // The handler's future is built here, in place: it is
-                    // large, and built outside it would be copied in.
-                    let mut handling = pin!(service.call(request));
-                    std::future::poll_fn(|cx| request::poll_catching_panics(handling.as_mut(), cx))
-                        .await
+                    // Pinned in place: the handler's future is large, and
+                    // moved into the panic catcher it would be copied.
+                    let handling = pin!(service.call(request));
+                    let caught = AssertUnwindSafe(handling).catch_unwind().await;
+                    caught.map(|Ok(response)| response)
                 }
             };
             let unread = has_body.then(|| state.take_unread()).flatten();
