@@ -13,7 +13,7 @@ pub const MAX_DIGITS: usize = 4300;
 
 /// A validated seed in canonical decimal: `0`, or an optional `-` followed by a
 /// non-zero digit and at most [`MAX_DIGITS`] digits in all. Never `-0`.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Seed(Arc<str>);
 
 /// Why a text is not a seed.
@@ -88,23 +88,6 @@ impl Default for Seed {
 impl fmt::Display for Seed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Seed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // A 4300-digit seed would drown a log line: show its ends and length.
-        if self.0.len() > 40 {
-            write!(
-                f,
-                "Seed({}…{} [{} chars])",
-                &self.0[..16],
-                &self.0[self.0.len() - 8..],
-                self.0.len()
-            )
-        } else {
-            write!(f, "Seed({})", self.0)
-        }
     }
 }
 
