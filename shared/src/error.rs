@@ -6,7 +6,6 @@ use std::fmt;
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
-use serde::Serialize;
 
 use crate::post_body::PostBodyError;
 use crate::store::StoreError;
@@ -74,11 +73,6 @@ impl fmt::Display for Chain<'_> {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-}
-
 impl ApiError {
     /// The store failure behind this refusal, if any.
     pub fn store_error(&self) -> Option<&StoreError> {
@@ -111,11 +105,8 @@ impl ApiError {
 
     /// The response: a JSON `{"error": ...}` body, its status and headers.
     pub fn into_response(self) -> Response<Bytes> {
-        let message = self.to_string();
-        let body = serde_json::to_vec(&ErrorBody { error: &message })
-            .map(Bytes::from)
-            .unwrap_or_else(|_| Bytes::from_static(br#"{"error": "Internal error."}"#));
-        let mut response = Response::new(body);
+        let body = serde_json::json!({ "error": self.to_string() }).to_string();
+        let mut response = Response::new(Bytes::from(body));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
