@@ -123,7 +123,7 @@ impl<R: ReadSeed> Shared<R> {
         }
         let batch = {
             let mut queue = crate::lock(&self.queue);
-            queue.pacing.sent(Instant::now());
+            queue.pacing.last_sent = Some(Instant::now());
             std::mem::take(&mut queue.waiting)
         };
         if batch.is_empty() {
@@ -186,10 +186,6 @@ impl Pacing {
     fn next_read_at(&self) -> Option<Instant> {
         let at = self.last_sent? + self.spacing;
         (!self.spacing.is_zero() && at > Instant::now()).then_some(at)
-    }
-
-    fn sent(&mut self, at: Instant) {
-        self.last_sent = Some(at);
     }
 
     fn throttled(&mut self, refusal: &StoreError, bound: Duration) {
