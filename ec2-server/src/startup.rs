@@ -203,7 +203,9 @@ pub async fn build_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupE
                     .await
                     .map_err(StartupError::Store)?;
             }
-            match store.check().await {
+            // One read (`GetItem`, the one permission the service has), so a
+            // missing table, credential or permission stops start-up.
+            match store.get().await {
                 Ok(_) => {}
                 Err(
                     error @ (StoreError::TableMissing(_)

@@ -170,6 +170,7 @@ impl AwsEnvironment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::Store;
     use std::time::Duration;
 
     fn lookup<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
@@ -279,7 +280,7 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let error = runtime.block_on(store.check()).unwrap_err();
+        let error = runtime.block_on(store.get()).unwrap_err();
         assert!(
             shared::error::Chain(&error)
                 .to_string()

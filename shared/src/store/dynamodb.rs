@@ -68,7 +68,7 @@ struct SeedItem {
 impl DynamoDbStore {
     /// Builds the store from the target's SDK configuration, which must hold
     /// [`https_client`] (this build has no default); the timeouts and retries
-    /// set here replace its own. Sends nothing: [`DynamoDbStore::check`] does.
+    /// set here replace its own. Sends nothing.
     pub fn new(
         config: aws_sdk_dynamodb::config::Builder,
         table: impl Into<String>,
@@ -110,12 +110,6 @@ impl DynamoDbStore {
     /// HTTP requests sent so far, retries included, so tests can count calls.
     pub fn requests_sent(&self) -> u64 {
         self.item.attempts.requests_sent.load(Ordering::Relaxed)
-    }
-
-    /// Reads the seed once, so a missing table, credential or permission
-    /// stops start-up; `GetItem` is the one permission the service has.
-    pub async fn check(&self) -> Result<Seed, StoreError> {
-        self.get().await
     }
 
     /// Creates the table if missing and waits until it is active: for local
@@ -213,9 +207,9 @@ impl ReadSeed for SeedItem {
         };
         seed.map_err(|why| {
             let table = &self.table;
-            let at =
-                format!("item {SEED_ITEM_KEY:?} of table {table}, attribute {VALUE_ATTRIBUTE:?}");
-            StoreError::Corrupt(cause(format!("{at} holds no seed: {why}")))
+            StoreError::Corrupt(cause(format!(
+                "item {SEED_ITEM_KEY:?} of table {table}, attribute {VALUE_ATTRIBUTE:?} holds no seed: {why}"
+            )))
         })
     }
 
