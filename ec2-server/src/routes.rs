@@ -20,37 +20,29 @@ pub fn seed_routes(
 ) -> impl Filter<Extract = (Response<Bytes>,), Error = Infallible> + Clone + Send + Sync + 'static {
     // Each request's future owns a reference: one count, not a copy.
     let handler = Arc::new(handler);
-    let post = {
-        let handler = Arc::clone(&handler);
-        warp::post()
-            .and(warp::path::full())
-            .and(warp::header::headers_cloned())
-            .and(warp::body::stream())
-            .then(move |path: FullPath, headers: HeaderMap, body| {
-                let handler = Arc::clone(&handler);
-                async move {
-                    handler
-                        .handle(&Method::POST, path.as_str(), &headers, into_body(body))
-                        .await
-                }
-            })
-    };
-    let any_other =
-        warp::method()
-            .and(warp::path::full())
-            .then(move |method: Method, path: FullPath| {
-                let handler = Arc::clone(&handler);
-                async move {
-                    handler
-                        .handle(
-                            &method,
-                            path.as_str(),
-                            &HeaderMap::new(),
-                            Empty::<Bytes>::new(),
-                        )
-                        .await
-                }
-            });
+    let with_handler = warp::any().map(move || Arc::clone(&handler));
+    let post = warp::post()
+        .and(with_handler.clone())
+        .and(warp::path::full())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .then(
+            |handler: Arc<SeedHandler>, path: FullPath, headers: HeaderMap, body| async move {
+                let body = into_body(body);
+                handler
+                    .handle(&Method::POST, path.as_str(), &headers, body)
+                    .await
+            },
+        );
+    let any_other = warp::method()
+        .and(with_handler)
+        .and(warp::path::full())
+        .then(
+            |method: Method, handler: Arc<SeedHandler>, path: FullPath| async move {
+                let (headers, body) = (HeaderMap::new(), Empty::<Bytes>::new());
+                handler.handle(&method, path.as_str(), &headers, body).await
+            },
+        );
     // `any_other` takes every method: the whole never rejects (`Infallible`).
     post.or(any_other).unify()
 }
