@@ -5,14 +5,14 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, ValueEnum};
 use shared::settings::{
-    self, parse_delay, parse_duration, SettingsError, SharedSettings, TargetSettings, TokenSource,
+    self, parse_delay, parse_duration, SettingsError, SharedSettings, TokenSource,
 };
 use shared::{InvalidWriteToken, WriteToken};
 
@@ -101,9 +101,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// Where the write token comes from: SEED_WRITE_TOKEN or --write-token-file.
-pub type WriteTokenSetting = TokenSource<PathBuf>;
-
 #[derive(Debug, thiserror::Error)]
 pub enum WriteTokenError {
     #[error("cannot read the write token file {path}")]
@@ -117,8 +114,8 @@ pub enum WriteTokenError {
     Ambiguous(#[from] SettingsError),
 }
 
-impl TargetSettings for Settings {
-    fn shared_mut(&mut self) -> &mut SharedSettings {
+impl AsMut<SharedSettings> for Settings {
+    fn as_mut(&mut self) -> &mut SharedSettings {
         &mut self.shared
     }
 }
@@ -146,7 +143,9 @@ impl Settings {
     }
 
     /// The write token and where it is from, its file read if it has one.
-    pub fn write_token(&self) -> Result<Option<(WriteToken, WriteTokenSetting)>, WriteTokenError> {
+    pub fn write_token(
+        &self,
+    ) -> Result<Option<(WriteToken, TokenSource<PathBuf>)>, WriteTokenError> {
         let source = self
             .shared
             .write_token(self.write_token_file.clone(), "SEED_WRITE_TOKEN_FILE")?;
@@ -156,10 +155,6 @@ impl Settings {
             Some(TokenSource::Reference(path)) => read_token_file(path)?,
         };
         Ok(source.map(|source| (token, source)))
-    }
-
-    pub fn listen_address(&self) -> SocketAddr {
-        SocketAddr::new(self.address, self.port)
     }
 }
 

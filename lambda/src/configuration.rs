@@ -5,9 +5,7 @@ use std::ffi::OsString;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use clap::Parser;
-use shared::settings::{
-    self, non_empty, SettingsError, SharedSettings, TargetSettings, TokenSource,
-};
+use shared::settings::{self, non_empty, SettingsError, SharedSettings, TokenSource};
 
 /// The shared settings, and where else the write token may come from.
 #[derive(Debug, Clone, Parser)]
@@ -26,11 +24,8 @@ pub struct Settings {
     aws: Result<AwsEnvironment, MissingAwsSetting>,
 }
 
-/// Where the write token comes from: `SEED_WRITE_TOKEN`, or a parameter.
-pub type WriteTokenSetting = TokenSource<String>;
-
-impl TargetSettings for Settings {
-    fn shared_mut(&mut self) -> &mut SharedSettings {
+impl AsMut<SharedSettings> for Settings {
+    fn as_mut(&mut self) -> &mut SharedSettings {
         &mut self.shared
     }
 }
@@ -48,7 +43,7 @@ impl Settings {
     }
 
     /// Where the write token comes from, if anywhere.
-    pub fn write_token(&self) -> Result<Option<WriteTokenSetting>, SettingsError> {
+    pub fn write_token(&self) -> Result<Option<TokenSource<String>>, SettingsError> {
         self.shared.write_token(
             self.write_token_parameter.clone(),
             "SEED_WRITE_TOKEN_PARAMETER",

@@ -59,11 +59,6 @@ enum StoreKind {
     Dynamodb,
 }
 
-/// A target's settings: the shared ones and its own.
-pub trait TargetSettings: clap::Parser {
-    fn shared_mut(&mut self) -> &mut SharedSettings;
-}
-
 /// Where the write token comes from: `SEED_WRITE_TOKEN`, or the target's own
 /// source (a file on the server, a Parameter Store name on Lambda).
 #[derive(Debug, Clone)]
@@ -128,7 +123,7 @@ impl SharedSettings {
 /// Reads a target's settings from `args` over the variables `lookup` gives,
 /// as clap's `env` would, but empty is unset, a refusal names its variable,
 /// and tests need not touch the process environment.
-pub fn read<T: TargetSettings>(
+pub fn read<T: clap::Parser + AsMut<SharedSettings>>(
     args: Vec<OsString>,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<T, SettingsError> {
@@ -149,7 +144,7 @@ pub fn read<T: TargetSettings>(
     argv.splice(first_flag..first_flag, from_environment);
     let matches = command.try_get_matches_from(argv)?;
     let mut settings = T::from_arg_matches(&matches)?;
-    settings.shared_mut().check_and_add_token(&lookup)?;
+    settings.as_mut().check_and_add_token(&lookup)?;
     Ok(settings)
 }
 
@@ -275,8 +270,8 @@ mod tests {
         token_file: Option<String>,
     }
 
-    impl TargetSettings for Target {
-        fn shared_mut(&mut self) -> &mut SharedSettings {
+    impl AsMut<SharedSettings> for Target {
+        fn as_mut(&mut self) -> &mut SharedSettings {
             &mut self.shared
         }
     }
