@@ -172,10 +172,7 @@ impl SeedItem {
             .put_item()
             .table_name(&self.table)
             .item(KEY_ATTRIBUTE, AttributeValue::S(SEED_ITEM_KEY.to_string()))
-            .item(
-                VALUE_ATTRIBUTE,
-                AttributeValue::S(seed.as_str().to_string()),
-            )
+            .item(VALUE_ATTRIBUTE, AttributeValue::S(seed.to_string()))
             .send()
             .await
             .map_err(|error| self.failure(error))?;
@@ -352,22 +349,14 @@ where
 fn timed_out(bound: Duration, last_attempt: Option<AttemptFailure>) -> StoreError {
     let within = format!("no answer within {bound:?}");
     match last_attempt {
-        Some(AttemptFailure::Connection(why)) => {
-            StoreError::Unreachable(cause(format!("{within}; the last attempt failed: {why}")))
-        }
-        Some(AttemptFailure::Other(why)) => {
-            StoreError::TimedOut(cause(format!("{within}; the last attempt failed: {why}")))
-        }
+        Some((kind, why)) => kind(cause(format!("{within}; the last attempt failed: {why}"))),
         None => StoreError::TimedOut(cause(within)),
     }
 }
 
-/// Why one attempt failed, for a call that then ran out of time.
-#[derive(Debug, Clone)]
-enum AttemptFailure {
-    Connection(String),
-    Other(String),
-}
+/// Why one attempt failed, for a call that then ran out of time: the error
+/// it makes of the call, and what happened.
+type AttemptFailure = (fn(Cause) -> StoreError, String);
 
 /// Counts the HTTP attempts and remembers the last failure (written only on
 /// failure, so a healthy store pays one atomic add).
@@ -379,8 +368,7 @@ struct AttemptLog {
 
 impl AttemptLog {
     fn recent_failure(&self, within: Duration) -> Option<AttemptFailure> {
-        let last = self.last_failure.lock().ok()?;
-        match &*last {
+        match &*crate::lock(&self.last_failure) {
             Some((at, failure)) if at.elapsed() <= within => Some(failure.clone()),
             _ => None,
         }
@@ -409,18 +397,18 @@ impl Intercept for AttemptLog {
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         if let Some(Err(error)) = context.output_or_error() {
-            let failure = match error.as_connector_error() {
-                Some(connector) if connector.is_io() => {
-                    AttemptFailure::Connection(DisplayErrorContext(connector).to_string())
-                }
+            // A connection that failed means the store could not be reached.
+            let failure: AttemptFailure = match error.as_connector_error() {
+                Some(connector) if connector.is_io() => (
+                    StoreError::Unreachable,
+                    DisplayErrorContext(connector).to_string(),
+                ),
                 Some(connector) if connector.is_timeout() => {
-                    AttemptFailure::Other("the attempt timed out".to_string())
+                    (StoreError::TimedOut, "the attempt timed out".to_string())
                 }
-                _ => AttemptFailure::Other(DisplayErrorContext(error).to_string()),
+                _ => (StoreError::TimedOut, DisplayErrorContext(error).to_string()),
             };
-            if let Ok(mut last) = self.last_failure.lock() {
-                *last = Some((Instant::now(), failure));
-            }
+            *crate::lock(&self.last_failure) = Some((Instant::now(), failure));
         }
         Ok(())
     }
