@@ -56,7 +56,7 @@ impl Application {
         settings: &Settings,
         store: Arc<dyn Store>,
     ) -> Result<Self, StartupError> {
-        let requested = settings.listen_address();
+        let requested = SocketAddr::new(settings.address, settings.port);
         let bind_failed = |source| StartupError::Bind {
             address: requested,
             source,
@@ -89,13 +89,7 @@ impl Application {
     /// shutdown delay, then stops accepting and drains open connections for
     /// up to the shutdown timeout.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) {
-        let Application {
-            listener,
-            address,
-            handler,
-            settings,
-            write_protection: _,
-        } = self;
+        let settings = &self.settings;
         let limits = ConnectionLimits {
             header_read_timeout: settings.header_read_timeout,
             body_read_timeout: settings.body_read_timeout,
@@ -107,7 +101,7 @@ impl Application {
             settings.shutdown_delay,
             Arc::clone(&lame_duck)
         ));
-        let service = warp::service(seed_routes(handler));
+        let service = warp::service(seed_routes(self.handler));
         let drain = CancellationToken::new();
         let connections = TaskTracker::new();
         let serve = |stream: TcpStream, slot: OwnedSemaphorePermit| {
@@ -118,9 +112,9 @@ impl Application {
                 drop(slot);
             });
         };
-        tracing::info!(%address, "listening");
-        accept_until(stop, &listener, settings.max_connections as usize, serve).await;
-        drop(listener);
+        tracing::info!(address = %self.address, "listening");
+        accept_until(stop, &self.listener, settings.max_connections, serve).await;
+        drop(self.listener);
         let shutdown_timeout = settings.shutdown_timeout;
         tracing::info!(timeout = ?shutdown_timeout, "shutting down: draining open connections");
         drain.cancel();
@@ -153,10 +147,10 @@ async fn lame_duck_then_stop(
 async fn accept_until(
     mut stop: Pin<&mut impl Future<Output = ()>>,
     listener: &TcpListener,
-    max_connections: usize,
+    max_connections: u32,
     serve: impl Fn(TcpStream, OwnedSemaphorePermit),
 ) {
-    let slots = Arc::new(Semaphore::new(max_connections));
+    let slots = Arc::new(Semaphore::new(max_connections as usize));
     loop {
         let slot = tokio::select! {
             biased;
@@ -211,12 +205,9 @@ pub async fn build_store(settings: &Settings) -> Result<Arc<dyn Store>, StartupE
                     error @ (StoreError::TableMissing(_)
                     | StoreError::AccessDenied(_)
                     | StoreError::Misconfigured(_)),
-                ) => {
-                    return Err(StartupError::Store(error));
-                }
-                Err(error) => {
-                    tracing::warn!(error = %Chain(&error), table = store.table(), "DynamoDB is not answering yet; serving 503 until it does");
-                }
+                ) => return Err(StartupError::Store(error)),
+                Err(error) => tracing::warn!(error = %Chain(&error), table,
+                    "DynamoDB is not answering yet; serving 503 until it does"),
             }
             Ok(Arc::new(store))
         }
