@@ -45,12 +45,9 @@ impl InstanceName {
     /// Refuses a name that a header cannot carry: visible ASCII and spaces only.
     pub fn parse(name: &str) -> Result<Self, String> {
         let sendable = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
-        match HeaderValue::from_str(name) {
-            Ok(value) if sendable => Ok(InstanceName(value)),
-            _ => Err(format!(
-                "{name:?} cannot be sent in a header: use visible ASCII only"
-            )),
-        }
+        let refused = || format!("{name:?} cannot be sent in a header: use visible ASCII only");
+        let value = HeaderValue::from_str(name).ok().filter(|_| sendable);
+        value.map(InstanceName).ok_or_else(refused)
     }
 
     pub fn as_str(&self) -> &str {
