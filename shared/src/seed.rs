@@ -64,18 +64,9 @@ impl Seed {
         &self.0
     }
 
-    /// The canonical decimal as a response body, sharing the seed's buffer.
+    /// The canonical decimal as a response body.
     pub fn to_bytes(&self) -> Bytes {
-        Bytes::from_owner(SeedText(Arc::clone(&self.0)))
-    }
-}
-
-/// Lets [`Bytes::from_owner`] borrow the seed's text without copying it.
-struct SeedText(Arc<str>);
-
-impl AsRef<[u8]> for SeedText {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
+        Bytes::copy_from_slice(self.0.as_bytes())
     }
 }
 
