@@ -9,9 +9,9 @@ pub mod telemetry;
 
 use std::sync::Arc;
 
-use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store};
-
+use shared::error::Chain;
 use shared::settings::{SettingsError, TokenSource};
+use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store};
 
 use crate::configuration::{MissingAwsSetting, Settings};
 use crate::parameter_store::ParameterError;
@@ -35,8 +35,7 @@ pub async fn init() -> Result<SeedHandler, InitError> {
         Err(error) => Err(error.into()),
     };
     if let Err(error) = &built {
-        let error = shared::error::Chain(error);
-        tracing::error!(%error, "init failed; this instance does not start");
+        tracing::error!(error = %Chain(error), "init failed; this instance does not start");
     }
     built
 }

@@ -103,8 +103,7 @@ pub async fn serve<S, B>(
         }
     };
     if let Err(error) = ended {
-        let error = shared::error::Chain(&error);
-        tracing::debug!(%error, "connection ended with an error");
+        tracing::debug!(error = %shared::error::Chain(&error), "connection ended with an error");
     }
 }
 
