@@ -5,7 +5,7 @@
 //!
 //! No cache: a POST is one `PutItem`, a GET a strongly consistent `GetItem`
 //! sent after it arrived ([`SharedReads`]). A write is sent once, and again
-//! only when DynamoDB's answer proves it was not applied ([`RetryRule`]): one
+//! only when DynamoDB's answer proves it was not applied (`RetryRule`): one
 //! that timed out may still land, over a newer acknowledged write.
 
 use std::sync::atomic::{AtomicU64, Ordering};
