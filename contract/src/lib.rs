@@ -11,6 +11,7 @@ pub mod history;
 pub mod linearizability;
 pub mod raw;
 pub mod settings;
+pub mod telemetry;
 
 pub use client::{Endpoint, Reply};
 

@@ -8,7 +8,11 @@ use shared::error::Chain;
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = Settings::load();
-    if let Err(error) = telemetry::init(&settings.log_level, settings.log_format) {
+    if let Err(error) = telemetry::init(
+        &settings.log_level,
+        settings.log_format,
+        &settings.shared.telemetry.service,
+    ) {
         eprintln!("ec2-server: {}", Chain(&error));
         return ExitCode::from(2);
     }

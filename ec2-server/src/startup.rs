@@ -11,6 +11,7 @@ use std::time::Duration;
 use shared::error::Chain;
 use shared::handler::InstanceName;
 use shared::settings::TokenSource;
+use shared::telemetry::Metrics;
 use shared::{DynamoDbStore, MemoryStore, SeedHandler, Store, StoreError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -70,6 +71,7 @@ impl Application {
             Some((_, TokenSource::Variable(_))) => "on: token from SEED_WRITE_TOKEN",
         };
         let handler = SeedHandler::new(store)
+            .with_telemetry(settings.shared.telemetry.clone())
             .with_instance_name(settings.shared.instance_name.clone())
             .with_write_token(write_token.map(|(token, _)| token));
         Ok(Application {
@@ -101,14 +103,21 @@ impl Application {
             settings.shutdown_delay,
             Arc::clone(&lame_duck)
         ));
+        let metrics = Arc::clone(self.handler.metrics());
+        let interval = settings.shared.telemetry.metrics_interval;
+        let periodic_metrics = tokio::spawn(write_metrics_every(Arc::clone(&metrics), interval));
         let service = warp::service(seed_routes(self.handler));
         let drain = CancellationToken::new();
         let connections = TaskTracker::new();
         let serve = |stream: TcpStream, slot: OwnedSemaphorePermit| {
-            let (service, drain, lame_duck) =
-                (service.clone(), drain.clone(), Arc::clone(&lame_duck));
+            let (service, drain, lame_duck, metrics) = (
+                service.clone(),
+                drain.clone(),
+                Arc::clone(&lame_duck),
+                Arc::clone(&metrics),
+            );
             connections.spawn(async move {
-                connection::serve(stream, service, limits, lame_duck, drain).await;
+                connection::serve(stream, service, limits, lame_duck, metrics, drain).await;
                 drop(slot);
             });
         };
@@ -123,6 +132,19 @@ impl Application {
             Ok(_) => tracing::info!("all connections closed"),
             Err(_) => tracing::warn!("shutdown timeout reached; closing the remaining connections"),
         }
+        // The last document, with every answer the drain sent.
+        periodic_metrics.abort();
+        metrics.write();
+    }
+}
+
+/// Writes the metrics once per `interval`, while the server runs.
+async fn write_metrics_every(metrics: Arc<Metrics>, interval: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        metrics.write();
     }
 }
 

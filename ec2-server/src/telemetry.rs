@@ -1,7 +1,9 @@
-//! Logging set-up: `tracing` to standard error, as text or JSON.
+//! Logging set-up: `tracing` to standard error, as text for people or as
+//! the JSON lines both targets write (`shared::telemetry`).
 
 use std::io::IsTerminal;
 
+use shared::telemetry::JsonLines;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -20,7 +22,7 @@ pub enum TelemetryError {
 }
 
 /// Installs the global logger. Call once, before anything logs.
-pub fn init(level: &str, format: LogFormat) -> Result<(), TelemetryError> {
+pub fn init(level: &str, format: LogFormat, service: &str) -> Result<(), TelemetryError> {
     // Targets, not EnvFilter: the same `level,target=level` syntax without
     // a regex engine in the binary.
     let filter: Targets = level
@@ -35,7 +37,12 @@ pub fn init(level: &str, format: LogFormat) -> Result<(), TelemetryError> {
     let registry = tracing_subscriber::registry().with(filter);
     let installed = match format {
         LogFormat::Text => registry.with(layer).try_init(),
-        LogFormat::Json => registry.with(layer.json().flatten_event(true)).try_init(),
+        LogFormat::Json => {
+            let service = service.to_string();
+            registry
+                .with(layer.event_format(JsonLines { service }))
+                .try_init()
+        }
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;
     // A panic is one line in the log's own format (the request gets a 500).

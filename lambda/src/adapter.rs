@@ -6,6 +6,8 @@ use std::pin::Pin;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, IntoResponse, Request, RequestExt, Response};
+use shared::telemetry::log::{trace_root, TRACE_HEADER};
+use shared::telemetry::RequestKeys;
 use shared::SeedHandler;
 
 /// A response with its body in its final Lambda form. lambda_http's own
@@ -19,23 +21,15 @@ impl IntoResponse for Answer {
     }
 }
 
-/// Answers one event. Never fails: every failure is an HTTP answer.
+/// Answers one event, its lines tied to it. Never fails: every failure is
+/// an HTTP answer.
 pub async fn serve(handler: &SeedHandler, request: Request) -> Answer {
-    let request_id = request
-        .lambda_context_ref()
-        .map(|context| context.request_id.clone());
+    let keys = request_keys(handler, &request);
     let path = client_path(&request);
     let (parts, body) = request.into_parts();
-    let response = handler
-        .handle(&parts.method, &path, &parts.headers, body)
-        .await;
-    tracing::info!(
-        request_id = request_id.as_deref().unwrap_or("-"),
-        method = %parts.method,
-        path,
-        status = response.status().as_u16(),
-        "invocation"
-    );
+    let answering = handler.handle(&parts.method, &path, &parts.headers, body);
+    let response = keys.scope(answering).await;
+    handler.metrics().write_if_due();
     Answer(
         response.map(|bytes| match String::from_utf8(Vec::from(bytes)) {
             Ok(text) if text.is_empty() => Body::Empty,
@@ -43,6 +37,34 @@ pub async fn serve(handler: &SeedHandler, request: Request) -> Answer {
             Err(binary) => Body::Binary(binary.into_bytes()),
         }),
     )
+}
+
+/// The keys of this invocation's lines, from its own context (the
+/// concurrent runtime sets no process-wide trace variable).
+fn request_keys(handler: &SeedHandler, request: &Request) -> RequestKeys {
+    let trace_header = request.headers().get(TRACE_HEADER).cloned();
+    let gateway_request_id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    let Some(context) = request.lambda_context_ref() else {
+        return RequestKeys::new(trace_header, gateway_request_id, Vec::new());
+    };
+    let config = &context.env_config;
+    let xray_trace_id = context.xray_trace_id.as_deref().and_then(trace_root);
+    let function_keys = vec![
+        ("function_request_id", context.request_id.as_str().into()),
+        ("xray_trace_id", xray_trace_id.into()),
+        (
+            "cold_start",
+            handler.metrics().cold_start(&config.function_name).into(),
+        ),
+        ("function_name", config.function_name.as_str().into()),
+        ("function_memory_size", config.memory.into()),
+        ("function_arn", context.invoked_function_arn.as_str().into()),
+    ];
+    RequestKeys::new(trace_header, gateway_request_id, function_keys)
 }
 
 /// The path as the client sent it, without the `/stage` that HTTP API events

@@ -5,6 +5,7 @@
 pub mod adapter;
 pub mod configuration;
 pub mod parameter_store;
+pub mod shutdown;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -27,10 +28,10 @@ pub enum InitError {
     WriteToken(#[from] ParameterError),
 }
 
-/// Lambda's init: the settings, then the handler; a failure is one JSON line
+/// Lambda's init: the handler from the settings; a failure is one JSON line
 /// at error, beside Lambda's own "Runtime.ExitError".
-pub async fn init() -> Result<SeedHandler, InitError> {
-    let built = match Settings::from_env() {
+pub async fn init(settings: Result<Settings, SettingsError>) -> Result<SeedHandler, InitError> {
+    let built = match settings {
         Ok(settings) => build_handler(&settings).await,
         Err(error) => Err(error.into()),
     };
@@ -76,6 +77,7 @@ pub async fn build_handler(settings: &Settings) -> Result<SeedHandler, InitError
         "configuration"
     );
     Ok(SeedHandler::new(store)
+        .with_telemetry(settings.shared.telemetry.clone())
         .with_instance_name(settings.shared.instance_name.clone())
         .with_write_token(write_token))
 }

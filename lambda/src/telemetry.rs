@@ -1,37 +1,50 @@
-//! JSON logs for CloudWatch, filtered by `AWS_LAMBDA_LOG_LEVEL` (Lambda's
-//! logging controls) or `RUST_LOG`, `info` by default.
+//! Logs for CloudWatch: the JSON lines both targets write, or plain text
+//! where the function's log format is Text (`AWS_LAMBDA_LOG_FORMAT`),
+//! filtered by `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging controls) or
+//! `RUST_LOG`, `info` by default.
 
+use shared::telemetry::JsonLines;
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-pub fn init() {
+pub fn init(service: &str) {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_string());
     let (filter, bad_level) = match level.to_lowercase().parse::<Targets>() {
         Ok(filter) => (filter, None),
-        Err(_) => (
-            Targets::new().with_default(tracing::Level::INFO),
-            Some(level),
-        ),
+        Err(_) => (Targets::new().with_default(LevelFilter::INFO), Some(level)),
     };
+    let quieter_than_info = filter
+        .default_level()
+        .is_some_and(|l| l < LevelFilter::INFO);
+    let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
+    // CloudWatch stamps every text line itself.
     let layer = tracing_subscriber::fmt::layer()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
         .with_ansi(false)
-        // CloudWatch stamps every line itself.
         .without_time();
-    let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(layer)
-        .try_init();
-    if installed.is_ok() {
-        if let Some(level) = bad_level {
-            tracing::warn!(level, "unrecognised log level; logging at info");
+    let registry = tracing_subscriber::registry().with(filter);
+    let installed = match text {
+        true => registry.with(layer.with_target(false)).try_init(),
+        false => {
+            let service = service.to_string();
+            registry
+                .with(layer.event_format(JsonLines { service }))
+                .try_init()
         }
+    };
+    if installed.is_err() {
+        return;
+    }
+    if let Some(requested_level) = bad_level {
+        tracing::warn!(requested_level, "unrecognised log level; logging at info");
+    }
+    if quieter_than_info {
+        tracing::warn!(
+            "the metrics documents carry no level, which Lambda reads as INFO: at this log level \
+             Lambda drops them; set the application log level to INFO or lower to keep the metrics"
+        );
     }
 }

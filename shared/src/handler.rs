@@ -17,6 +17,7 @@ use crate::post_body::parse_post_body;
 use crate::seed::Seed;
 use crate::store::outage_log::{OutageLog, SUMMARY_INTERVAL};
 use crate::store::Store;
+use crate::telemetry::{Metrics, TelemetrySettings};
 use crate::write_token::WriteToken;
 use crate::{BodyReadTimedOut, MAX_BODY_BYTES};
 
@@ -30,6 +31,7 @@ pub const INSTANCE_HEADER: &str = "x-seed-instance";
 pub struct SeedHandler {
     store: Arc<dyn Store>,
     outage_log: Arc<OutageLog>,
+    metrics: Arc<Metrics>,
     write_token: Option<WriteToken>,
     /// The headers of the seed and `OPTIONS` answers, with the instance name:
     /// cloning a finished map hashes no names, unlike building one.
@@ -67,6 +69,7 @@ impl SeedHandler {
         options_headers.insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
         Self {
             outage_log: Arc::new(OutageLog::new(store.kind(), SUMMARY_INTERVAL)),
+            metrics: Arc::new(Metrics::new(TelemetrySettings::default(), store.calls())),
             store,
             write_token: None,
             seed_headers,
@@ -89,6 +92,17 @@ impl SeedHandler {
         self
     }
 
+    /// Counts into metrics named and written as `settings` say.
+    pub fn with_telemetry(mut self, settings: TelemetrySettings) -> Self {
+        self.metrics = Arc::new(Metrics::new(settings, self.store.calls()));
+        self
+    }
+
+    /// What this handler counts; a transport adds the answers it makes itself.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -107,8 +121,7 @@ impl SeedHandler {
         B: Body,
         B::Error: Into<BoxError>,
     {
-        // Read the clock only for the log line that reports it.
-        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+        let started = Instant::now();
         let response = match self.route(method, path, headers, body).await {
             Ok(response) => response,
             Err(error) => {
@@ -122,15 +135,15 @@ impl SeedHandler {
                 response
             }
         };
-        if let Some(started) = started {
-            tracing::debug!(
-                %method,
-                path,
-                status = response.status().as_u16(),
-                micros = started.elapsed().as_micros() as u64,
-                "request"
-            );
-        }
+        let took = started.elapsed();
+        self.metrics.answered(method, response.status(), took);
+        tracing::debug!(
+            %method,
+            path,
+            status = response.status().as_u16(),
+            micros = took.as_micros() as u64,
+            "request"
+        );
         response
     }
 

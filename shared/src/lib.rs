@@ -10,6 +10,7 @@ pub mod post_body;
 pub mod seed;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 pub mod write_token;
 
 pub use error::ApiError;

@@ -12,6 +12,7 @@ use clap::parser::ValueSource;
 use clap::{Args, ValueEnum};
 
 use crate::handler::InstanceName;
+use crate::telemetry::TelemetrySettings;
 use crate::write_token::WriteToken;
 
 /// The store's call bound when none is set.
@@ -45,6 +46,9 @@ pub struct SharedSettings {
     /// `X-Seed-Instance` header on every response. Unset: no header.
     #[arg(long, env = "SEED_INSTANCE_NAME", value_parser = InstanceName::parse)]
     pub instance_name: Option<InstanceName>,
+
+    #[command(flatten)]
+    pub telemetry: TelemetrySettings,
 
     /// The write token from `SEED_WRITE_TOKEN`, filled in by [`read`].
     #[arg(skip)]

@@ -26,10 +26,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header::EXPECT;
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use shared::telemetry::log::TRACE_HEADER;
+use shared::telemetry::{Metrics, RequestKeys};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
@@ -71,6 +73,7 @@ pub async fn serve<S, B>(
     service: S,
     limits: ConnectionLimits,
     lame_duck: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
     drain: CancellationToken,
 ) where
     S: Service<Request<DeadlineBody>, Response = Response<B>, Error = Infallible>
@@ -82,10 +85,12 @@ pub async fn serve<S, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let state = Arc::new(ConnectionState::new());
-    let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&state), limits));
+    let stream = WatchedStream::new(stream, Arc::clone(&state), limits, Arc::clone(&metrics));
+    let io = TokioIo::new(stream);
     let exchange = Exchange {
         service,
         lame_duck,
+        metrics,
         state: Arc::clone(&state),
         body_read_timeout: limits.body_read_timeout,
     };
@@ -113,6 +118,8 @@ struct Exchange<S> {
     service: S,
     /// Set while the server shuts down: answers then close their connection.
     lame_duck: Arc<AtomicBool>,
+    /// Counts the answers made here; the handler counts its own.
+    metrics: Arc<Metrics>,
     /// What the connection is doing, shared with its stream.
     state: Arc<ConnectionState>,
     /// How long a request's body may take to arrive.
@@ -134,23 +141,33 @@ where
         let has_body = !request.body().is_end_stream();
         let expects_continue = has_body && request.headers().contains_key(EXPECT);
         let refused = request::refusal(&request, has_body, lame_duck);
+        let method = request.method().clone();
+        let trace_header = request.headers().get(TRACE_HEADER).cloned();
+        let keys = RequestKeys::new(trace_header, None, Vec::new());
         let unread_to = has_body.then(|| Arc::clone(&self.state));
         let body_read_timeout = self.body_read_timeout;
         let request = request.map(|body| DeadlineBody::new(body, body_read_timeout, unread_to));
         let mut service = self.service.clone();
         let state = Arc::clone(&self.state);
-        async move {
+        let metrics = Arc::clone(&self.metrics);
+        keys.scope(async move {
             let answered = match refused {
                 Some(refused) => {
                     // Its body, unread, goes to the state before the check below.
                     drop(request);
-                    Ok(refused.into_response().map(B::from))
+                    let response = refused.into_response();
+                    metrics.answered(&method, response.status(), state.phase().1.elapsed());
+                    Ok(response.map(B::from))
                 }
                 None => {
                     // Pinned in place: the handler's future is large, and
                     // moved into the panic catcher it would be copied.
                     let handling = pin!(service.call(request));
                     let caught = AssertUnwindSafe(handling).catch_unwind().await;
+                    if caught.is_err() {
+                        let status = StatusCode::INTERNAL_SERVER_ERROR;
+                        metrics.answered(&method, status, state.phase().1.elapsed());
+                    }
                     caught.map(|Ok(response)| response)
                 }
             };
@@ -172,6 +189,6 @@ where
             };
             state.response_ready();
             Ok(response)
-        }
+        })
     }
 }

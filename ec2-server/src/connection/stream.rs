@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use shared::telemetry::Metrics;
 use shared::ApiError;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -32,6 +33,8 @@ pub(super) struct WatchedStream {
     refusal: Option<(Bytes, usize)>,
     /// The linger, once closing has begun.
     closing: Option<Closing>,
+    /// Counts the `431`.
+    metrics: Arc<Metrics>,
 }
 
 impl WatchedStream {
@@ -39,6 +42,7 @@ impl WatchedStream {
         inner: TcpStream,
         state: Arc<ConnectionState>,
         limits: ConnectionLimits,
+        metrics: Arc<Metrics>,
     ) -> Self {
         WatchedStream {
             inner,
@@ -48,6 +52,7 @@ impl WatchedStream {
             head_bytes: 0,
             refusal: None,
             closing: None,
+            metrics,
         }
     }
 
@@ -154,8 +159,12 @@ impl AsyncRead for WatchedStream {
                 limit = MAX_HEADER_BYTES,
                 "request head too large; answering 431"
             );
-            let response =
-                request::serialize(ApiError::HeadersTooLarge(MAX_HEADER_BYTES).into_response());
+            let refusal = ApiError::HeadersTooLarge(MAX_HEADER_BYTES).into_response();
+            // The head is unread: its method does not matter to a 4xx's count.
+            let took = this.state.phase().1.elapsed();
+            this.metrics
+                .answered(&http::Method::GET, refusal.status(), took);
+            let response = request::serialize(refusal);
             this.refusal = Some((response, 0));
             return this.poll_refuse(cx);
         }

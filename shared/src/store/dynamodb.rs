@@ -30,13 +30,17 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    Error as AttemptError, InterceptorContext,
+};
+use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
 use aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority;
 
 use super::shared_reads::{ReadSeed, SharedReads};
 use super::{cause, Cause, Store, StoreError};
 use crate::error::causes;
 use crate::seed::Seed;
+use crate::telemetry::StoreCalls;
 
 /// The partition key attribute of the table.
 pub const KEY_ATTRIBUTE: &str = "id";
@@ -75,9 +79,7 @@ impl DynamoDbStore {
         call_timeout: Duration,
     ) -> Self {
         let attempts = AttemptLog::default();
-        let config = config
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .interceptor(attempts.clone());
+        let config = config.retry_config(RetryConfig::standard().with_max_attempts(3));
         // A read attempt gets half the call, leaving time for a retry on a
         // fresh connection; a write, never sent again after a stall, all of
         // it. Two clients: a per-call override made the bootstrap larger.
@@ -85,10 +87,15 @@ impl DynamoDbStore {
             .clone()
             .timeout_config(timeouts(call_timeout, call_timeout / 2))
             .retry_classifier(RetryRule::Read)
+            .interceptor(attempts.clone())
             .build();
         let writes = config
             .timeout_config(timeouts(call_timeout, call_timeout))
             .retry_classifier(RetryRule::Write)
+            .interceptor(AttemptLog {
+                writes: true,
+                ..attempts.clone()
+            })
             .build();
         let item = Arc::new(SeedItem {
             reads: Client::from_conf(reads),
@@ -168,14 +175,17 @@ impl SeedItem {
     }
 
     async fn put(&self, seed: &Seed) -> Result<(), StoreError> {
-        self.writes
+        let started = Instant::now();
+        let written = self
+            .writes
             .put_item()
             .table_name(&self.table)
             .item(KEY_ATTRIBUTE, AttributeValue::S(SEED_ITEM_KEY.to_string()))
             .item(VALUE_ATTRIBUTE, AttributeValue::S(seed.to_string()))
             .send()
-            .await
-            .map_err(|error| self.failure(error))?;
+            .await;
+        self.attempts.calls.latency.record(started.elapsed());
+        written.map_err(|error| self.failure(error))?;
         Ok(())
     }
 }
@@ -183,15 +193,17 @@ impl SeedItem {
 #[async_trait]
 impl ReadSeed for SeedItem {
     async fn read_seed(&self) -> Result<Seed, StoreError> {
-        let output = self
+        let started = Instant::now();
+        let read = self
             .reads
             .get_item()
             .table_name(&self.table)
             .key(KEY_ATTRIBUTE, AttributeValue::S(SEED_ITEM_KEY.to_string()))
             .consistent_read(true)
             .send()
-            .await
-            .map_err(|error| self.failure(error))?;
+            .await;
+        self.attempts.calls.latency.record(started.elapsed());
+        let output = read.map_err(|error| self.failure(error))?;
         let Some(item) = output.item() else {
             return Ok(Seed::zero());
         };
@@ -232,6 +244,10 @@ impl Store for DynamoDbStore {
     fn is_shared(&self) -> bool {
         true
     }
+
+    fn calls(&self) -> Arc<StoreCalls> {
+        Arc::clone(&self.item.attempts.calls)
+    }
 }
 
 /// The bound on a whole call and on each attempt, connecting included.
@@ -261,22 +277,24 @@ const THROTTLING_ERRORS: &[&str] = &[
     "ThrottlingException",
 ];
 
+/// Whether DynamoDB refused an attempt for its rate, unapplied.
+fn refused_for_rate(error: &OrchestratorError<AttemptError>) -> bool {
+    let operation = error.as_operation_error();
+    let code = (operation.and_then(|error| error.downcast_ref::<GetItemError>()))
+        .and_then(ProvideErrorMetadata::code)
+        .or_else(|| {
+            (operation.and_then(|error| error.downcast_ref::<PutItemError>()))
+                .and_then(ProvideErrorMetadata::code)
+        });
+    code.is_some_and(|code| THROTTLING_ERRORS.contains(&code))
+}
+
 impl ClassifyRetry for RetryRule {
     fn classify_retry(&self, context: &InterceptorContext) -> RetryAction {
         let Some(Err(error)) = context.output_or_error() else {
             return RetryAction::NoActionIndicated;
         };
-        let operation = error.as_operation_error();
-        let code = match self {
-            RetryRule::Read => operation
-                .and_then(|error| error.downcast_ref::<GetItemError>())
-                .and_then(|error| error.code()),
-            RetryRule::Write => operation
-                .and_then(|error| error.downcast_ref::<PutItemError>())
-                .and_then(|error| error.code()),
-        };
-        let refused_for_rate = code.is_some_and(|code| THROTTLING_ERRORS.contains(&code));
-        match (self, refused_for_rate) {
+        match (self, refused_for_rate(error)) {
             (RetryRule::Read, true) => RetryAction::RetryForbidden,
             (RetryRule::Read, false) => RetryAction::NoActionIndicated,
             (RetryRule::Write, true) => RetryAction::throttling_error(),
@@ -359,11 +377,20 @@ fn timed_out(bound: Duration, last_attempt: Option<AttemptFailure>) -> StoreErro
 type AttemptFailure = (fn(Cause) -> StoreError, String);
 
 /// Counts the HTTP attempts and remembers the last failure (written only on
-/// failure, so a healthy store pays one atomic add).
-#[derive(Debug, Default, Clone)]
+/// failure, so a healthy store pays two atomic adds). One per client.
+#[derive(Default, Clone)]
 struct AttemptLog {
     requests_sent: Arc<AtomicU64>,
     last_failure: Arc<Mutex<Option<(Instant, AttemptFailure)>>>,
+    calls: Arc<StoreCalls>,
+    /// Whether its client is the one that writes.
+    writes: bool,
+}
+
+impl std::fmt::Debug for AttemptLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AttemptLog")
+    }
 }
 
 impl AttemptLog {
@@ -387,6 +414,11 @@ impl Intercept for AttemptLog {
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         self.requests_sent.fetch_add(1, Ordering::Relaxed);
+        let sent = match self.writes {
+            true => &self.calls.writes,
+            false => &self.calls.reads,
+        };
+        sent.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -397,6 +429,9 @@ impl Intercept for AttemptLog {
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         if let Some(Err(error)) = context.output_or_error() {
+            if refused_for_rate(error) {
+                self.calls.throttles.fetch_add(1, Ordering::Relaxed);
+            }
             // A connection that failed means the store could not be reached.
             let failure: AttemptFailure = match error.as_connector_error() {
                 Some(connector) if connector.is_io() => (

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::seed::Seed;
+use crate::telemetry::StoreCalls;
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
@@ -34,6 +35,12 @@ pub trait Store: Send + Sync + 'static {
     /// Whether every process configured alike sees the same seed (behind a
     /// balancer, the targets warn when not).
     fn is_shared(&self) -> bool;
+
+    /// The calls this store sent, for the metrics; the in-memory store
+    /// sends none.
+    fn calls(&self) -> Arc<StoreCalls> {
+        Arc::default()
+    }
 }
 
 /// Why the store could not answer (clients get `503`), with its cause for the

@@ -1,0 +1,234 @@
+//! Log lines as a log pipeline reads them: one JSON object a line with the
+//! keys Powertools users know, and a request's own keys on every line
+//! written while it is answered ([`RequestKeys::scope`]).
+
+use std::fmt;
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::HeaderValue;
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The header ALB and API Gateway set: `Root=1-...;Parent=...;Sampled=...`.
+pub const TRACE_HEADER: &str = "x-amzn-trace-id";
+
+tokio::task_local! {
+    static REQUEST: RequestKeys;
+}
+
+/// What ties a line to the request it was written for.
+#[derive(Debug, Default)]
+pub struct RequestKeys {
+    /// The request's `X-Amzn-Trace-Id`, parsed only if a line is written.
+    trace_header: Option<HeaderValue>,
+    /// API Gateway's request id, where there is one.
+    gateway_request_id: Option<String>,
+    /// Keys of the target's own (Lambda's function keys).
+    extra: Vec<(&'static str, Value)>,
+    correlation_id: OnceLock<String>,
+}
+
+impl RequestKeys {
+    pub fn new(
+        trace_header: Option<HeaderValue>,
+        gateway_request_id: Option<String>,
+        extra: Vec<(&'static str, Value)>,
+    ) -> Self {
+        RequestKeys {
+            trace_header,
+            gateway_request_id,
+            extra,
+            correlation_id: OnceLock::new(),
+        }
+    }
+
+    /// Runs `answering` with these keys on every line it writes.
+    pub fn scope<F: Future>(self, answering: F) -> impl Future<Output = F::Output> {
+        REQUEST.scope(self, answering)
+    }
+
+    /// The trace header's root, else API Gateway's id, else one made here.
+    pub fn correlation_id(&self) -> &str {
+        self.correlation_id.get_or_init(|| {
+            let header = self.trace_header.as_ref().and_then(|v| v.to_str().ok());
+            (header.and_then(trace_root).map(str::to_string))
+                .or_else(|| self.gateway_request_id.clone())
+                .unwrap_or_else(made_up_trace_id)
+        })
+    }
+}
+
+/// The `Root=` part of an AWS trace header.
+pub fn trace_root(header: &str) -> Option<&str> {
+    let root = header
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Root="));
+    root.filter(|root| !root.is_empty())
+}
+
+/// An id in X-Ray's form (`1-<epoch seconds>-<96 random bits>`), so that
+/// every correlation id reads alike.
+fn made_up_trace_id() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    format!("1-{seconds:08x}-{:024x}", fastrand::u128(..) >> 32)
+}
+
+/// The JSON line format of both targets.
+pub struct JsonLines {
+    /// The `service` key of every line.
+    pub service: String,
+}
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &FmtContext<'_, S, N>,
+        mut out: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut line = Map::new();
+        event.record(&mut Fields(&mut line));
+        let _outside_requests = REQUEST.try_with(|request| {
+            line.insert("correlation_id".into(), request.correlation_id().into());
+            for (key, value) in &request.extra {
+                line.insert((*key).into(), value.clone());
+            }
+        });
+        // Written last: no field can replace them.
+        line.insert("level".into(), event.metadata().level().as_str().into());
+        let now = humantime::format_rfc3339_millis(SystemTime::now());
+        line.insert("timestamp".into(), now.to_string().into());
+        line.insert("service".into(), self.service.as_str().into());
+        writeln!(out, "{}", Value::Object(line))
+    }
+}
+
+/// An event's fields as JSON members; `message` is its text.
+struct Fields<'a>(&'a mut Map<String, Value>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// The lines `log` writes under the JSON format, inside `keys` if given.
+    fn lines_of(keys: Option<RequestKeys>, log: impl FnOnce()) -> Vec<Value> {
+        let written = crate::telemetry::MetricsSink::memory();
+        let sink = written.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .event_format(JsonLines {
+                service: "svc".into(),
+            })
+            .with_writer(move || Kept(sink.clone()));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || match keys {
+            Some(keys) => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                runtime.block_on(keys.scope(async { log() }));
+            }
+            None => log(),
+        });
+        written
+            .lines()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    struct Kept(crate::telemetry::MetricsSink);
+    impl std::io::Write for Kept {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.keep(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_line_has_the_keys_and_no_field_replaces_them() {
+        let lines = lines_of(None, || {
+            tracing::warn!(level = "fake", count = 3u64, "careful")
+        });
+        let line = &lines[0];
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["message"], "careful");
+        assert_eq!(line["service"], "svc");
+        assert_eq!(line["count"], 3);
+        let timestamp = line["timestamp"].as_str().unwrap();
+        assert!(
+            timestamp.len() == 24 && timestamp.ends_with('Z'),
+            "{timestamp}"
+        );
+        assert!(line.get("correlation_id").is_none(), "outside a request");
+    }
+
+    #[test]
+    fn the_correlation_id_is_the_trace_root_else_the_gateways_else_made() {
+        let header =
+            HeaderValue::from_static("Self=1-a;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1");
+        let keys = RequestKeys::new(
+            Some(header),
+            Some("gw".into()),
+            vec![("cold_start", true.into())],
+        );
+        let lines = lines_of(Some(keys), || {
+            tracing::info!("one");
+            tracing::error!("two");
+        });
+        for line in &lines {
+            assert_eq!(
+                line["correlation_id"],
+                "1-5759e988-bd862e3fe1be46a994272793"
+            );
+            assert_eq!(line["cold_start"], true);
+        }
+        let gateway = lines_of(
+            Some(RequestKeys::new(None, Some("gw".into()), vec![])),
+            || tracing::info!("x"),
+        );
+        assert_eq!(gateway[0]["correlation_id"], "gw");
+        let made = lines_of(Some(RequestKeys::default()), || {
+            tracing::info!("x");
+            tracing::info!("y");
+        });
+        let id = made[0]["correlation_id"].as_str().unwrap();
+        assert_eq!(id.len(), 35, "{id}");
+        assert_eq!(made[1]["correlation_id"], id, "one id a request");
+    }
+}
