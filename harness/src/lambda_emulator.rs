@@ -118,6 +118,11 @@ impl LambdaUnderEmulator {
         self.function.exit_within(within)
     }
 
+    /// SIGTERM to the function, as Lambda sends at shutdown; its exit status.
+    pub fn terminate_function(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        self.function.terminate(within)
+    }
+
     /// What the emulator and the function have logged so far.
     pub fn log(&self) -> String {
         let emulator = std::fs::read_to_string(self.log.path()).unwrap_or_default();

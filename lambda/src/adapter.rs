@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, IntoResponse, Request, RequestExt, Response};
@@ -24,12 +25,15 @@ impl IntoResponse for Answer {
 /// Answers one event, its lines tied to it. Never fails: every failure is
 /// an HTTP answer.
 pub async fn serve(handler: &SeedHandler, request: Request) -> Answer {
+    let started = Instant::now();
     let keys = request_keys(handler, &request);
     let path = client_path(&request);
     let (parts, body) = request.into_parts();
     let answering = handler.handle(&parts.method, &path, &parts.headers, body);
     let response = keys.scope(answering).await;
-    handler.metrics().write_if_due();
+    let metrics = handler.metrics();
+    metrics.answered(&parts.method, response.status(), started.elapsed());
+    metrics.write_if_due();
     Answer(
         response.map(|bytes| match String::from_utf8(Vec::from(bytes)) {
             Ok(text) if text.is_empty() => Body::Empty,

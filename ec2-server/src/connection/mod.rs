@@ -26,7 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header::EXPECT;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -118,7 +118,7 @@ struct Exchange<S> {
     service: S,
     /// Set while the server shuts down: answers then close their connection.
     lame_duck: Arc<AtomicBool>,
-    /// Counts the answers made here; the handler counts its own.
+    /// Counts every answer.
     metrics: Arc<Metrics>,
     /// What the connection is doing, shared with its stream.
     state: Arc<ConnectionState>,
@@ -155,19 +155,13 @@ where
                 Some(refused) => {
                     // Its body, unread, goes to the state before the check below.
                     drop(request);
-                    let response = refused.into_response();
-                    metrics.answered(&method, response.status(), state.phase().1.elapsed());
-                    Ok(response.map(B::from))
+                    Ok(refused.into_response().map(B::from))
                 }
                 None => {
                     // Pinned in place: the handler's future is large, and
                     // moved into the panic catcher it would be copied.
                     let handling = pin!(service.call(request));
                     let caught = AssertUnwindSafe(handling).catch_unwind().await;
-                    if caught.is_err() {
-                        let status = StatusCode::INTERNAL_SERVER_ERROR;
-                        metrics.answered(&method, status, state.phase().1.elapsed());
-                    }
                     caught.map(|Ok(response)| response)
                 }
             };
@@ -187,7 +181,8 @@ where
                     .await
                 }
             };
-            state.response_ready();
+            // Every answer counted here, with the times the state keeps.
+            metrics.answered(&method, response.status(), state.response_ready());
             Ok(response)
         })
     }

@@ -2,6 +2,7 @@
 //! by the service and the stream (one task, but hyper needs them `Sync`).
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use shared::lock;
@@ -56,8 +57,11 @@ impl ConnectionState {
 
     /// The response is ready, and written at once (every answer is small):
     /// the connection is idle from here.
-    pub(super) fn response_ready(&self) {
-        *lock(&self.phase) = (Phase::Idle, Instant::now());
+    /// Returns how long the request took, from its head's first byte.
+    pub(super) fn response_ready(&self) -> Duration {
+        let now = Instant::now();
+        let began = std::mem::replace(&mut *lock(&self.phase), (Phase::Idle, now)).1;
+        now - began
     }
 
     pub(super) fn keep_unread(&self, body: UnreadBody) {

@@ -19,5 +19,6 @@ mod replica;
 mod settings;
 mod slow_clients;
 mod support;
+mod telemetry;
 mod throttling;
 mod write_protection;

@@ -3,11 +3,12 @@
 //! (the runtime's response forms, logs, its environment). Every shape's contract
 //! rows run in-process in `adapter`; here one shape runs them end to end.
 
+use contract::telemetry::{is_metrics_document, metric_totals, validate_emf, validate_log_line};
 use harness::lambda_emulator::LambdaUnderEmulator;
 use harness::parameter_store::{Parameter, ParameterStoreStandin, Throttle, Throttling};
 use serde_json::Value;
 
-use crate::support::events::{every_spec_row, reply, req, Shape};
+use crate::support::events::{every_spec_row, post, reply, req, Body, Shape};
 
 #[test]
 #[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
@@ -48,40 +49,65 @@ fn function_lines(function: &LambdaUnderEmulator) -> Vec<Value> {
 
 #[test]
 #[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
-fn logs_are_json_with_one_line_per_invocation_carrying_its_request_id() {
-    let function = LambdaUnderEmulator::start(&[]);
+fn each_invocations_lines_carry_its_keys_and_sigterm_writes_the_last_metrics() {
+    let env = [
+        ("AWS_LAMBDA_LOG_LEVEL", "DEBUG".to_string()),
+        ("SEED_SERVICE", "seed-test".to_string()),
+    ];
+    let mut function = LambdaUnderEmulator::start(&env);
+    let get = Shape::HttpV2.event(&req("GET", "/"));
+    let trace_root = get["headers"]["x-amzn-trace-id"]
+        .as_str()
+        .and_then(|header| header.strip_prefix("Root="))
+        .expect("the fixture has a trace header")
+        .to_string();
     for _ in 0..3 {
-        assert_eq!(
-            reply(&function.invoke(&Shape::HttpV2.event(&req("GET", "/")))).assert_seed("GET"),
-            "0"
-        );
+        assert_eq!(reply(&function.invoke(&get)).assert_seed("GET"), "0");
     }
-    let lines = function_lines(&function);
-    let invocations: Vec<&Value> = lines
+    let bad = Shape::HttpV2.event(&post(Body::Text(r#"{"num": 1.5}"#.to_string())));
+    assert_eq!(reply(&function.invoke(&bad)).status, 400);
+    let status = function.terminate_function(std::time::Duration::from_secs(5));
+    assert!(status.success(), "SIGTERM: {status}");
+    let output = function.function_output();
+    let (mut requests, mut documents) = (Vec::new(), Vec::new());
+    for line in output.lines() {
+        if is_metrics_document(line) {
+            documents.push(validate_emf(line).unwrap_or_else(|why| panic!("{why}: {line}")));
+            continue;
+        }
+        let entry = validate_log_line(line, "seed-test").unwrap_or_else(|why| panic!("{why}"));
+        if entry["message"] == "request" {
+            requests.push(entry);
+        }
+    }
+    assert_eq!(requests.len(), 4, "{output}");
+    let ids: std::collections::BTreeSet<&str> = requests
         .iter()
-        .filter(|line| line["message"] == "invocation")
+        .filter_map(|line| line["function_request_id"].as_str())
         .collect();
-    assert_eq!(invocations.len(), 3, "{lines:?}");
-    let ids: std::collections::BTreeSet<&str> = invocations
+    assert_eq!(ids.len(), 4, "each invocation has its own id: {requests:?}");
+    let cold: Vec<bool> = requests
         .iter()
-        .map(|line| line["request_id"].as_str().expect("a request id"))
+        .map(|line| line["cold_start"] == true)
         .collect();
-    assert_eq!(
-        ids.len(),
-        3,
-        "each invocation has its own request id: {invocations:?}"
-    );
-    assert!(invocations
-        .iter()
-        .all(|line| line["status"] == 200 && line["level"] == "INFO"));
-    // With the memory store, the cold start warns that the seed is per instance.
-    assert!(
-        lines.iter().any(|line| line["level"] == "WARN"
-            && line["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("keeps its own seed"))),
-        "{lines:?}"
-    );
+    assert_eq!(cold, [true, false, false, false], "{requests:?}");
+    for line in &requests {
+        assert_eq!(line["correlation_id"], trace_root.as_str(), "{line:?}");
+        assert_eq!(line["function_name"], "_", "{line:?}");
+        assert_eq!(line["function_memory_size"], 128, "{line:?}");
+        assert!(line["function_arn"].is_string(), "{line:?}");
+    }
+    assert_eq!(documents.len(), 1, "one document, at SIGTERM: {output}");
+    let totals = metric_totals(&documents);
+    for (metric, expected) in [
+        ("Requests", 4),
+        ("SeedReads", 3),
+        ("ClientErrors", 1),
+        ("Latency", 4),
+        ("ColdStart", 1),
+    ] {
+        assert_eq!(totals.get(metric), Some(&expected), "{metric}: {totals:?}");
+    }
 }
 
 #[test]

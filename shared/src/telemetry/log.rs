@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -16,7 +16,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 /// The header ALB and API Gateway set: `Root=1-...;Parent=...;Sampled=...`.
-pub const TRACE_HEADER: &str = "x-amzn-trace-id";
+pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 tokio::task_local! {
     static REQUEST: RequestKeys;

@@ -93,6 +93,11 @@ impl std::ops::Deref for ServerProcess {
 }
 
 impl ServerProcess {
+    /// Every line written to standard error so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.log.lock().expect("log lines").clone()
+    }
+
     /// The log lines whose message is `message`.
     pub fn logged(&self, message: &str) -> Vec<serde_json::Value> {
         self.log
