@@ -104,6 +104,7 @@ impl Application {
             Arc::clone(&lame_duck)
         ));
         let metrics = Arc::clone(self.handler.metrics());
+        let store_may_fail = self.handler.store().is_shared();
         let interval = settings.shared.telemetry.metrics_interval;
         let periodic_metrics = tokio::spawn(write_metrics_every(Arc::clone(&metrics), interval));
         let service = warp::service(seed_routes(self.handler));
@@ -117,7 +118,9 @@ impl Application {
                 Arc::clone(&metrics),
             );
             connections.spawn(async move {
-                connection::serve(stream, service, limits, lame_duck, metrics, drain).await;
+                let fallible = store_may_fail;
+                connection::serve(stream, service, limits, lame_duck, metrics, fallible, drain)
+                    .await;
                 drop(slot);
             });
         };

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use futures_util::FutureExt;
 use http::header::EXPECT;
 use http::{Request, Response};
@@ -74,6 +75,7 @@ pub async fn serve<S, B>(
     limits: ConnectionLimits,
     lame_duck: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
+    store_may_fail: bool,
     drain: CancellationToken,
 ) where
     S: Service<Request<DeadlineBody>, Response = Response<B>, Error = Infallible>
@@ -91,6 +93,7 @@ pub async fn serve<S, B>(
         service,
         lame_duck,
         metrics,
+        keyed: store_may_fail || tracing::enabled!(tracing::Level::DEBUG),
         state: Arc::clone(&state),
         body_read_timeout: limits.body_read_timeout,
     };
@@ -120,6 +123,9 @@ struct Exchange<S> {
     lame_duck: Arc<AtomicBool>,
     /// Counts every answer.
     metrics: Arc<Metrics>,
+    /// Whether a line can be written for a request (at debug, or where the
+    /// store can fail), so that its keys are worth making.
+    keyed: bool,
     /// What the connection is doing, shared with its stream.
     state: Arc<ConnectionState>,
     /// How long a request's body may take to arrive.
@@ -142,15 +148,14 @@ where
         let expects_continue = has_body && request.headers().contains_key(EXPECT);
         let refused = request::refusal(&request, has_body, lame_duck);
         let method = request.method().clone();
-        let trace_header = request.headers().get(TRACE_HEADER).cloned();
-        let keys = RequestKeys::new(trace_header, None, Vec::new());
+        let keys = self.keyed.then(|| request_keys(request.headers()));
         let unread_to = has_body.then(|| Arc::clone(&self.state));
         let body_read_timeout = self.body_read_timeout;
         let request = request.map(|body| DeadlineBody::new(body, body_read_timeout, unread_to));
         let mut service = self.service.clone();
         let state = Arc::clone(&self.state);
         let metrics = Arc::clone(&self.metrics);
-        keys.scope(async move {
+        let answering = async move {
             let answered = match refused {
                 Some(refused) => {
                     // Its body, unread, goes to the state before the check below.
@@ -184,6 +189,22 @@ where
             // Every answer counted here, with the times the state keeps.
             metrics.answered(&method, response.status(), state.response_ready());
             Ok(response)
-        })
+        };
+        match keys {
+            Some(keys) => Either::Left(keys.scope(answering)),
+            None => Either::Right(answering),
+        }
     }
+}
+
+/// The keys of a request's lines: its trace header. Scanning the few names
+/// is cheaper than a lookup, which hashes.
+fn request_keys(headers: &http::HeaderMap) -> RequestKeys {
+    let mut headers = headers.iter();
+    let trace_header = headers.find(|(name, _)| **name == TRACE_HEADER);
+    RequestKeys::new(
+        trace_header.map(|(_, value)| value.clone()),
+        None,
+        Vec::new(),
+    )
 }
