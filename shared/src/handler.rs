@@ -69,7 +69,7 @@ impl SeedHandler {
         options_headers.insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
         Self {
             outage_log: Arc::new(OutageLog::new(store.kind(), SUMMARY_INTERVAL)),
-            metrics: Arc::new(Metrics::new(TelemetrySettings::default(), store.calls())),
+            metrics: Arc::new(Metrics::new(TelemetrySettings::default(), store.tally())),
             store,
             write_token: None,
             seed_headers,
@@ -94,7 +94,7 @@ impl SeedHandler {
 
     /// Counts into metrics named and written as `settings` say.
     pub fn with_telemetry(mut self, settings: TelemetrySettings) -> Self {
-        self.metrics = Arc::new(Metrics::new(settings, self.store.calls()));
+        self.metrics = Arc::new(Metrics::new(settings, self.store.tally()));
         self
     }
 

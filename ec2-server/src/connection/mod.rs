@@ -33,6 +33,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use shared::telemetry::log::TRACE_HEADER;
 use shared::telemetry::{Metrics, RequestKeys};
+use shared::ApiError;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
@@ -40,7 +41,7 @@ use tower_service::Service;
 pub use self::body::DeadlineBody;
 use self::state::ConnectionState;
 use self::stream::WatchedStream;
-use crate::request;
+use crate::request::{self, HandlerOutcome};
 
 /// The time limits of a connection's phases.
 #[derive(Debug, Clone, Copy)]
@@ -148,28 +149,14 @@ where
         let expects_continue = has_body && request.headers().contains_key(EXPECT);
         let refused = request::refusal(&request, has_body, lame_duck);
         let method = request.method().clone();
-        let keys = self.keyed.then(|| request_keys(request.headers()));
+        let keys = self.keyed.then(|| keys_of(&request));
         let unread_to = has_body.then(|| Arc::clone(&self.state));
-        let body_read_timeout = self.body_read_timeout;
-        let request = request.map(|body| DeadlineBody::new(body, body_read_timeout, unread_to));
+        let request =
+            request.map(|body| DeadlineBody::new(body, self.body_read_timeout, unread_to));
         let mut service = self.service.clone();
-        let state = Arc::clone(&self.state);
-        let metrics = Arc::clone(&self.metrics);
-        let answering = async move {
-            let answered = match refused {
-                Some(refused) => {
-                    // Its body, unread, goes to the state before the check below.
-                    drop(request);
-                    Ok(refused.into_response().map(B::from))
-                }
-                None => {
-                    // Pinned in place: the handler's future is large, and
-                    // moved into the panic catcher it would be copied.
-                    let handling = pin!(service.call(request));
-                    let caught = AssertUnwindSafe(handling).catch_unwind().await;
-                    caught.map(|Ok(response)| response)
-                }
-            };
+        let (state, metrics) = (Arc::clone(&self.state), Arc::clone(&self.metrics));
+        with_keys(keys, async move {
+            let answered = refuse_or_call(refused, &mut service, request).await;
             let unread = has_body.then(|| state.take_unread()).flatten();
             let response = match (answered, unread) {
                 // The common case: the body (if any) read, not shutting down.
@@ -186,21 +173,50 @@ where
                     .await
                 }
             };
-            // Every answer counted here, with the times the state keeps.
             metrics.answered(&method, response.status(), state.response_ready());
             Ok(response)
-        };
-        match keys {
-            Some(keys) => Either::Left(keys.scope(answering)),
-            None => Either::Right(answering),
-        }
+        })
+    }
+}
+
+/// The transport's refusal, or the service's answer (or the panic that
+/// stopped it).
+async fn refuse_or_call<S, B>(
+    refused: Option<ApiError>,
+    service: &mut S,
+    request: Request<DeadlineBody>,
+) -> HandlerOutcome<B>
+where
+    S: Service<Request<DeadlineBody>, Response = Response<B>, Error = Infallible>,
+    B: From<Bytes>,
+{
+    if let Some(refused) = refused {
+        // Its body, unread, goes to the state before the caller's check.
+        drop(request);
+        return Ok(refused.into_response().map(B::from));
+    }
+    // Pinned in place: the handler's future is large, and moved into the
+    // panic catcher it would be copied.
+    let handling = pin!(service.call(request));
+    let caught = AssertUnwindSafe(handling).catch_unwind().await;
+    caught.map(|Ok(response)| response)
+}
+
+/// `answering`, with the request's keys on the lines it writes, if any.
+fn with_keys<F: Future>(
+    keys: Option<RequestKeys>,
+    answering: F,
+) -> impl Future<Output = F::Output> {
+    match keys {
+        Some(keys) => Either::Left(keys.scope(answering)),
+        None => Either::Right(answering),
     }
 }
 
 /// The keys of a request's lines: its trace header. Scanning the few names
 /// is cheaper than a lookup, which hashes.
-fn request_keys(headers: &http::HeaderMap) -> RequestKeys {
-    let mut headers = headers.iter();
+fn keys_of<B>(request: &Request<B>) -> RequestKeys {
+    let mut headers = request.headers().iter();
     let trace_header = headers.find(|(name, _)| **name == TRACE_HEADER);
     RequestKeys::new(
         trace_header.map(|(_, value)| value.clone()),

@@ -2,13 +2,12 @@
 //! each request's correlation id, and metrics documents that are valid EMF
 //! and sum exactly to the answers sent, the drain's included.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use contract::raw;
 use contract::telemetry::{is_metrics_document, metric_totals, validate_emf, validate_log_line};
 use serde_json::Value;
-use shared::telemetry::MetricsSink;
 use tokio::io::AsyncWriteExt;
 
 use crate::support::process;
@@ -24,16 +23,23 @@ fn documents(lines: &[String]) -> Vec<Value> {
 
 /// Waits until `sink` holds a document, as the server writes its last one
 /// after the drain.
-async fn until_written(sink: &MetricsSink) -> Vec<Value> {
+async fn until_written(kept: &Kept) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while sink.lines().is_empty() {
+    while lines(kept).is_empty() {
         assert!(
             Instant::now() < deadline,
             "no metrics document within 10 s of the stop"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    documents(&sink.lines())
+    documents(&lines(kept))
+}
+
+/// Where an in-process server keeps its documents.
+type Kept = Arc<Mutex<Vec<String>>>;
+
+fn lines(kept: &Kept) -> Vec<String> {
+    kept.lock().expect("the documents").clone()
 }
 
 fn assert_totals(documents: &[Value], expected: &[(&str, u64)]) {
@@ -49,9 +55,9 @@ fn assert_totals(documents: &[Value], expected: &[(&str, u64)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documents_count_every_answer_once_and_the_last_is_written_at_the_stop() {
-    let sink = MetricsSink::memory();
+    let sink = Kept::default();
     let mut settings = settings(&[]);
-    settings.shared.telemetry.metrics_sink = sink.clone();
+    settings.shared.telemetry.metrics_kept = Some(Arc::clone(&sink));
     let server = spawn_app_with(settings, Arc::new(shared::MemoryStore::new())).await;
     for _ in 0..3 {
         server.get().await.assert_seed("GET");
@@ -78,7 +84,7 @@ async fn the_documents_count_every_answer_once_and_the_last_is_written_at_the_st
             response.status
         );
     }
-    assert!(sink.lines().is_empty(), "a document before the interval");
+    assert!(lines(&sink).is_empty(), "a document before the interval");
     drop(server);
     let documents = until_written(&sink).await;
     assert_eq!(documents.len(), 1, "{documents:?}");
@@ -113,9 +119,9 @@ async fn store_failures_are_counted_as_503s_and_store_reads() {
         "seed",
         Duration::from_millis(500),
     );
-    let sink = MetricsSink::memory();
+    let sink = Kept::default();
     let mut settings = settings(&[]);
-    settings.shared.telemetry.metrics_sink = sink.clone();
+    settings.shared.telemetry.metrics_kept = Some(Arc::clone(&sink));
     let server = spawn_app_with(settings, Arc::new(store)).await;
     for _ in 0..3 {
         let reply = server.get().await;

@@ -40,7 +40,7 @@ use super::shared_reads::{ReadSeed, SharedReads};
 use super::{cause, Cause, Store, StoreError};
 use crate::error::causes;
 use crate::seed::Seed;
-use crate::telemetry::StoreCalls;
+use crate::telemetry::{Count, Tally};
 
 /// The partition key attribute of the table.
 pub const KEY_ATTRIBUTE: &str = "id";
@@ -184,7 +184,7 @@ impl SeedItem {
             .item(VALUE_ATTRIBUTE, AttributeValue::S(seed.to_string()))
             .send()
             .await;
-        self.attempts.calls.latency.record(started.elapsed());
+        self.attempts.tally.store_latency.record(started.elapsed());
         written.map_err(|error| self.failure(error))?;
         Ok(())
     }
@@ -202,7 +202,7 @@ impl ReadSeed for SeedItem {
             .consistent_read(true)
             .send()
             .await;
-        self.attempts.calls.latency.record(started.elapsed());
+        self.attempts.tally.store_latency.record(started.elapsed());
         let output = read.map_err(|error| self.failure(error))?;
         let Some(item) = output.item() else {
             return Ok(Seed::zero());
@@ -245,8 +245,8 @@ impl Store for DynamoDbStore {
         true
     }
 
-    fn calls(&self) -> Arc<StoreCalls> {
-        Arc::clone(&self.item.attempts.calls)
+    fn tally(&self) -> Arc<Tally> {
+        Arc::clone(&self.item.attempts.tally)
     }
 }
 
@@ -382,7 +382,7 @@ type AttemptFailure = (fn(Cause) -> StoreError, String);
 struct AttemptLog {
     requests_sent: Arc<AtomicU64>,
     last_failure: Arc<Mutex<Option<(Instant, AttemptFailure)>>>,
-    calls: Arc<StoreCalls>,
+    tally: Arc<Tally>,
     /// Whether its client is the one that writes.
     writes: bool,
 }
@@ -415,10 +415,10 @@ impl Intercept for AttemptLog {
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         self.requests_sent.fetch_add(1, Ordering::Relaxed);
         let sent = match self.writes {
-            true => &self.calls.writes,
-            false => &self.calls.reads,
+            true => Count::StoreWrites,
+            false => Count::StoreReads,
         };
-        sent.fetch_add(1, Ordering::Relaxed);
+        self.tally.add(sent);
         Ok(())
     }
 
@@ -430,7 +430,7 @@ impl Intercept for AttemptLog {
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         if let Some(Err(error)) = context.output_or_error() {
             if refused_for_rate(error) {
-                self.calls.throttles.fetch_add(1, Ordering::Relaxed);
+                self.tally.add(Count::StoreThrottles);
             }
             // A connection that failed means the store could not be reached.
             let failure: AttemptFailure = match error.as_connector_error() {

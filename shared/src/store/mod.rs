@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::seed::Seed;
-use crate::telemetry::StoreCalls;
+use crate::telemetry::Tally;
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
@@ -36,9 +36,9 @@ pub trait Store: Send + Sync + 'static {
     /// balancer, the targets warn when not).
     fn is_shared(&self) -> bool;
 
-    /// The calls this store sent, for the metrics; the in-memory store
-    /// sends none.
-    fn calls(&self) -> Arc<StoreCalls> {
+    /// The tally this store adds its calls to, which the process's metrics
+    /// count in; the in-memory store sends none.
+    fn tally(&self) -> Arc<Tally> {
         Arc::default()
     }
 }

@@ -145,13 +145,13 @@ mod tests {
 
     /// The lines `log` writes under the JSON format, inside `keys` if given.
     fn lines_of(keys: Option<RequestKeys>, log: impl FnOnce()) -> Vec<Value> {
-        let written = crate::telemetry::MetricsSink::memory();
-        let sink = written.clone();
+        let written = Kept::default();
+        let writer = written.clone();
         let layer = tracing_subscriber::fmt::layer()
             .event_format(JsonLines {
                 service: "svc".into(),
             })
-            .with_writer(move || Kept(sink.clone()));
+            .with_writer(move || writer.clone());
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || match keys {
             Some(keys) => {
@@ -162,17 +162,17 @@ mod tests {
             }
             None => log(),
         });
-        written
-            .lines()
-            .iter()
+        let text = String::from_utf8(crate::lock(&written.0).clone()).unwrap();
+        text.lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
     }
 
-    struct Kept(crate::telemetry::MetricsSink);
+    #[derive(Clone, Default)]
+    struct Kept(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
     impl std::io::Write for Kept {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.keep(bytes);
+            crate::lock(&self.0).extend_from_slice(bytes);
             Ok(bytes.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {

@@ -59,130 +59,104 @@ impl Distribution {
                     _ => merged.push((bucket / width, count)),
                 }
             }
-            if merged.is_empty() {
-                return None;
-            }
             if merged.len() <= MAX_VALUES {
                 let middle = |at: usize| RATIO.powf((at as f64 + 0.5) * width as f64) / 1e6;
                 let values: Vec<f64> = merged.iter().map(|&(at, _)| middle(at)).collect();
                 let counts: Vec<u64> = merged.iter().map(|&(_, count)| count).collect();
-                return Some(json!({ "Values": values, "Counts": counts }));
+                return (!merged.is_empty()).then(|| json!({ "Values": values, "Counts": counts }));
             }
             width *= 2;
         }
     }
 }
 
-/// What the store was sent, counted by the store itself.
+/// What is counted; documents name each as its variant is named.
+#[derive(Debug, Clone, Copy)]
+pub enum Count {
+    Requests,
+    ClientErrors,
+    StoreUnavailable,
+    ServerErrors,
+    SeedReads,
+    SeedWrites,
+    StoreReads,
+    StoreWrites,
+    StoreThrottles,
+    ColdStart,
+}
+
+/// The counts with dimension set `[service]`, in the documents' order.
+const BY_SERVICE: [Count; 9] = [
+    Count::Requests,
+    Count::ClientErrors,
+    Count::StoreUnavailable,
+    Count::ServerErrors,
+    Count::SeedReads,
+    Count::SeedWrites,
+    Count::StoreReads,
+    Count::StoreWrites,
+    Count::StoreThrottles,
+];
+
+/// A process's counts and samples since the last document: the answers'
+/// and, added by the store itself, its calls'.
 #[derive(Default)]
-pub struct StoreCalls {
-    pub reads: AtomicU64,
-    pub writes: AtomicU64,
-    pub throttles: AtomicU64,
+pub struct Tally {
+    counts: [AtomicU64; 10],
     pub latency: Distribution,
+    pub store_latency: Distribution,
 }
 
-/// Where documents go: standard error (with the log lines), or memory.
-#[derive(Clone, Default)]
-pub struct MetricsSink(Option<Arc<Mutex<Vec<u8>>>>);
-
-impl MetricsSink {
-    /// A sink that keeps what is written, for tests.
-    pub fn memory() -> Self {
-        MetricsSink(Some(Arc::default()))
+impl Tally {
+    pub fn add(&self, count: Count) {
+        self.counts[count as usize].fetch_add(1, Relaxed);
     }
 
-    /// The lines written to a memory sink.
-    pub fn lines(&self) -> Vec<String> {
-        let bytes = self.0.as_ref().map(|kept| crate::lock(kept).clone());
-        let text = String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned();
-        text.lines().map(str::to_string).collect()
-    }
-
-    /// Keeps `bytes` in a memory sink.
-    pub fn keep(&self, bytes: &[u8]) {
-        if let Some(kept) = &self.0 {
-            crate::lock(kept).extend_from_slice(bytes);
-        }
-    }
-
-    fn write(&self, document: &Value) {
-        let line = format!("{document}\n");
-        let written = match &self.0 {
-            Some(_) => {
-                self.keep(line.as_bytes());
-                Ok(())
-            }
-            None => std::io::stderr().lock().write_all(line.as_bytes()),
-        };
-        if let Err(error) = written {
-            tracing::warn!(%error, "cannot write the metrics document");
-        }
+    fn take(&self, count: Count) -> u64 {
+        self.counts[count as usize].swap(0, Relaxed)
     }
 }
 
-impl std::fmt::Debug for MetricsSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "memory" } else { "stderr" })
-    }
-}
-
-/// The process's counts since the last document.
+/// The process's metrics, and when they were last written.
 pub struct Metrics {
     settings: TelemetrySettings,
+    tally: Arc<Tally>,
     last_written: Mutex<Instant>,
-    requests: AtomicU64,
-    client_errors: AtomicU64,
-    store_unavailable: AtomicU64,
-    server_errors: AtomicU64,
-    seed_reads: AtomicU64,
-    seed_writes: AtomicU64,
-    latency: Distribution,
-    store: Arc<StoreCalls>,
-    cold_starts: AtomicU64,
     /// Lambda's function name, the `ColdStart` metric's second dimension.
     function_name: OnceLock<String>,
 }
 
 impl Metrics {
-    /// Counts for a process whose store counts its calls in `store`.
-    pub fn new(settings: TelemetrySettings, store: Arc<StoreCalls>) -> Self {
+    /// Metrics over `tally`, which the store adds its calls to.
+    pub fn new(settings: TelemetrySettings, tally: Arc<Tally>) -> Self {
         Metrics {
             settings,
+            tally,
             last_written: Mutex::new(Instant::now()),
-            requests: AtomicU64::new(0),
-            client_errors: AtomicU64::new(0),
-            store_unavailable: AtomicU64::new(0),
-            server_errors: AtomicU64::new(0),
-            seed_reads: AtomicU64::new(0),
-            seed_writes: AtomicU64::new(0),
-            latency: Distribution::default(),
-            store,
-            cold_starts: AtomicU64::new(0),
             function_name: OnceLock::new(),
         }
     }
 
     /// Counts one answer sent, `took` after the request arrived.
     pub fn answered(&self, method: &Method, status: StatusCode, took: Duration) {
-        self.requests.fetch_add(1, Relaxed);
-        self.latency.record(took);
+        self.tally.add(Count::Requests);
+        self.tally.latency.record(took);
         let class = match status.as_u16() {
-            200 if method == Method::POST => &self.seed_writes,
-            200 if method == Method::GET || method == Method::HEAD => &self.seed_reads,
-            400..=499 => &self.client_errors,
-            500 => &self.server_errors,
-            503 => &self.store_unavailable,
+            200 if method == Method::POST => Count::SeedWrites,
+            200 if method == Method::GET || method == Method::HEAD => Count::SeedReads,
+            400..=499 => Count::ClientErrors,
+            500 => Count::ServerErrors,
+            503 => Count::StoreUnavailable,
             _ => return,
         };
-        class.fetch_add(1, Relaxed);
+        self.tally.add(class);
     }
 
     /// Whether this is the environment's first invocation, which is counted.
     pub fn cold_start(&self, function_name: &str) -> bool {
         let first = self.function_name.set(function_name.to_string()).is_ok();
         if first {
-            self.cold_starts.fetch_add(1, Relaxed);
+            self.tally.add(Count::ColdStart);
         }
         first
     }
@@ -204,58 +178,49 @@ impl Metrics {
     }
 
     fn write_counted(&self) {
-        if let Some(document) = self.document(SystemTime::now()) {
-            self.settings.metrics_sink.write(&document);
+        let Some(document) = self.document(SystemTime::now()) else {
+            return;
+        };
+        if let Some(kept) = &self.settings.metrics_kept {
+            return crate::lock(kept).push(document.to_string());
+        }
+        // One write, so that no other line lands inside it.
+        let line = format!("{document}\n");
+        if let Err(error) = std::io::stderr().lock().write_all(line.as_bytes()) {
+            tracing::warn!(%error, "cannot write the metrics document");
         }
     }
 
-    /// The counts since the last document, which start again at zero.
+    /// The counts since the last document, which start again at zero;
+    /// nothing if nothing was counted.
     fn document(&self, now: SystemTime) -> Option<Value> {
-        let take = |counter: &AtomicU64| counter.swap(0, Relaxed);
-        let counts = [
-            ("Requests", take(&self.requests)),
-            ("ClientErrors", take(&self.client_errors)),
-            ("StoreUnavailable", take(&self.store_unavailable)),
-            ("ServerErrors", take(&self.server_errors)),
-            ("SeedReads", take(&self.seed_reads)),
-            ("SeedWrites", take(&self.seed_writes)),
-            ("StoreReads", take(&self.store.reads)),
-            ("StoreWrites", take(&self.store.writes)),
-            ("StoreThrottles", take(&self.store.throttles)),
-        ];
-        let latencies = [
-            ("Latency", self.latency.take()),
-            ("StoreLatency", self.store.latency.take()),
-        ];
-        let cold_starts = take(&self.cold_starts);
-        let nothing = counts.iter().all(|&(_, count)| count == 0)
-            && latencies.iter().all(|(_, values)| values.is_none());
-        if nothing && cold_starts == 0 {
-            return None;
-        }
         let mut root = Map::new();
-        let mut definitions = Vec::new();
-        for (name, count) in counts {
-            root.insert(name.into(), count.into());
-            definitions.push(json!({ "Name": name, "Unit": "Count" }));
+        let mut metrics = Vec::new();
+        for count in BY_SERVICE {
+            root.insert(format!("{count:?}"), self.tally.take(count).into());
+            metrics.push(json!({ "Name": format!("{count:?}"), "Unit": "Count" }));
         }
-        for (name, values) in latencies {
+        let idle = root.values().all(|count| count == 0);
+        let distributions = [
+            ("Latency", &self.tally.latency),
+            ("StoreLatency", &self.tally.store_latency),
+        ];
+        for (name, values) in distributions.map(|(name, samples)| (name, samples.take())) {
             if let Some(values) = values {
                 root.insert(name.into(), values);
-                definitions.push(json!({ "Name": name, "Unit": "Milliseconds" }));
+                metrics.push(json!({ "Name": name, "Unit": "Milliseconds" }));
             }
         }
-        let namespace = &self.settings.metrics_namespace;
-        let mut directives = vec![json!({
-            "Namespace": namespace, "Dimensions": [["service"]], "Metrics": definitions,
-        })];
+        let cold_starts = self.tally.take(Count::ColdStart);
+        if idle && metrics.len() == BY_SERVICE.len() && cold_starts == 0 {
+            return None;
+        }
+        let mut directives = vec![self.directive(&["service"], metrics)];
         if let Some(function_name) = self.function_name.get().filter(|_| cold_starts > 0) {
             root.insert("ColdStart".into(), cold_starts.into());
             root.insert("function_name".into(), function_name.as_str().into());
-            directives.push(json!({
-                "Namespace": namespace, "Dimensions": [["service", "function_name"]],
-                "Metrics": [{ "Name": "ColdStart", "Unit": "Count" }],
-            }));
+            let cold_start = json!({ "Name": "ColdStart", "Unit": "Count" });
+            directives.push(self.directive(&["service", "function_name"], vec![cold_start]));
         }
         root.insert("service".into(), self.settings.service.as_str().into());
         let millis = now
@@ -268,19 +233,30 @@ impl Metrics {
         );
         Some(Value::Object(root))
     }
+
+    fn directive(&self, dimensions: &[&str], metrics: Vec<Value>) -> Value {
+        let namespace = &self.settings.metrics_namespace;
+        json!({ "Namespace": namespace, "Dimensions": [dimensions], "Metrics": metrics })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn memory_metrics() -> (Metrics, MetricsSink) {
-        let sink = MetricsSink::memory();
+    fn memory_metrics() -> (Metrics, Kept) {
+        let kept = Kept::default();
         let settings = TelemetrySettings {
-            metrics_sink: sink.clone(),
+            metrics_kept: Some(kept.clone()),
             ..TelemetrySettings::default()
         };
-        (Metrics::new(settings, Arc::default()), sink)
+        (Metrics::new(settings, Arc::default()), kept)
+    }
+
+    type Kept = Arc<Mutex<Vec<String>>>;
+
+    fn lines(kept: &Kept) -> Vec<String> {
+        crate::lock(kept).clone()
     }
 
     #[test]
@@ -333,11 +309,13 @@ mod tests {
         metrics.answered(&Method::GET, StatusCode::SERVICE_UNAVAILABLE, millis(2000));
         metrics.answered(&Method::GET, StatusCode::INTERNAL_SERVER_ERROR, millis(1));
         metrics.answered(&Method::OPTIONS, StatusCode::NO_CONTENT, millis(1));
-        metrics.store.reads.fetch_add(4, Relaxed);
+        for _ in 0..4 {
+            metrics.tally.add(Count::StoreReads);
+        }
         assert!(metrics.cold_start("seed-fn") && !metrics.cold_start("seed-fn"));
         metrics.write();
         metrics.write();
-        let lines = sink.lines();
+        let lines = lines(&sink);
         assert_eq!(lines.len(), 1, "an idle interval writes nothing: {lines:?}");
         let document: Value = serde_json::from_str(&lines[0]).unwrap();
         for (name, expected) in [
@@ -376,9 +354,9 @@ mod tests {
         let (metrics, sink) = memory_metrics();
         metrics.answered(&Method::GET, StatusCode::OK, Duration::ZERO);
         metrics.write_if_due();
-        assert!(sink.lines().is_empty(), "written before the interval");
+        assert!(lines(&sink).is_empty(), "written before the interval");
         *crate::lock(&metrics.last_written) -= Duration::from_secs(61);
         metrics.write_if_due();
-        assert_eq!(sink.lines().len(), 1);
+        assert_eq!(lines(&sink).len(), 1);
     }
 }

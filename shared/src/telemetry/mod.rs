@@ -5,12 +5,13 @@
 pub mod log;
 pub mod metrics;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
 
 pub use self::log::{JsonLines, RequestKeys};
-pub use self::metrics::{Metrics, MetricsSink, StoreCalls};
+pub use self::metrics::{Count, Metrics, Tally};
 use crate::settings::parse_duration;
 
 /// The names and the interval both targets' telemetry is read with.
@@ -31,9 +32,9 @@ pub struct TelemetrySettings {
     #[arg(long, env = "SEED_METRICS_INTERVAL", value_parser = parse_duration, default_value = "60s")]
     pub metrics_interval: Duration,
 
-    /// Where the documents go (standard error but in tests).
+    /// Documents kept here instead of written to standard error (tests).
     #[arg(skip)]
-    pub metrics_sink: MetricsSink,
+    pub metrics_kept: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Default for TelemetrySettings {
@@ -42,7 +43,7 @@ impl Default for TelemetrySettings {
             service: "seed".to_string(),
             metrics_namespace: "Seed".to_string(),
             metrics_interval: Duration::from_secs(60),
-            metrics_sink: MetricsSink::default(),
+            metrics_kept: None,
         }
     }
 }
