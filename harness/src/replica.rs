@@ -79,6 +79,11 @@ impl Replica {
     }
 
     /// Where the balancer listens.
+    /// Everything instance `name` has written to its log.
+    pub fn instance_log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default()
+    }
+
     pub fn balancer_address(&self) -> std::net::SocketAddr {
         self.url
             .trim_start_matches("http://")

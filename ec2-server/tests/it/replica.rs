@@ -481,3 +481,57 @@ async fn a_restart_behind_a_balancer_that_never_retries_fails_no_request() {
         .await
         .contains("a"));
 }
+
+/// Whether `log` has the per-request line of the request whose trace root is `root`.
+fn logs_request_with_root(log: &str, root: &str) -> bool {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .any(|line| line["message"] == "request" && line["correlation_id"] == root)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs HAProxy (apt); ./scripts/test runs it"]
+async fn the_balancers_trace_root_is_the_correlation_id_of_the_instances_lines() {
+    let replica = start(true, &[("SEED_LOG_LEVEL", "debug")]).await;
+    let service = replica.endpoint();
+    let own = "1-5f84c7a1-0123456789abcdef01234567";
+    let own_header = format!("Root={own};Sampled=0");
+    let mut expected = Vec::new();
+    for request in 0..5 {
+        let headers: &[(&str, &str)] = match request {
+            4 => &[("x-amzn-trace-id", own_header.as_str())],
+            _ => &[],
+        };
+        let reply = service.send("GET", "/", headers, "").await;
+        reply.assert_seed("GET through the balancer");
+        let trace = reply
+            .header("x-amzn-trace-id")
+            .expect("the balancer's trace header");
+        let root = trace
+            .split(';')
+            .next()
+            .and_then(|part| part.strip_prefix("Root="));
+        let root = root.expect("a Root= part").to_string();
+        let instance = reply
+            .header("x-seed-instance")
+            .expect("instances are named");
+        expected.push((instance.to_string(), root));
+    }
+    assert_eq!(
+        expected[4].1, own,
+        "the client's own trace header was replaced"
+    );
+    let made: BTreeSet<&String> = expected.iter().map(|(_, root)| root).collect();
+    assert_eq!(made.len(), 5, "a trace root a request: {expected:?}");
+    for (instance, root) in &expected {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !logs_request_with_root(&replica.instance_log(instance), root) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "instance {instance} logged no request line with correlation_id {root}:\n{}",
+                replica.instance_log(instance)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
