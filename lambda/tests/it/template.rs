@@ -274,6 +274,9 @@ async fn sam_local_serves_the_contract_and_stops_everything_it_started() {
             "{what}: cases failed under sam local: {failed:?}"
         );
 
+        if !dynamodb {
+            the_documents_sum_to_a_known_mix(&service, &sam).await;
+        }
         let log = sam.log_text();
         assert!(
             log.contains("==> the function runs in AWS's emulation image")
@@ -355,4 +358,82 @@ fn logs_are_kept_for_a_while_and_alarms_watch_what_hurts_users() {
 #[ignore = "needs checkov (Python); ./scripts/test runs it"]
 fn checkov_passes_and_every_suppression_says_why() {
     harness::templates::assert_checkov_passes_with_reasons(&template_path());
+}
+
+/// Under `sam local` the function writes its metrics when an invocation ends
+/// past the interval (1 s in lambda/sam-local/memory.json). After a quiet
+/// second and a GET, which writes everything before it, the documents
+/// stamped later sum exactly to a known mix and the last GET, which writes
+/// the mix after another quiet second.
+async fn the_documents_sum_to_a_known_mix(
+    service: &contract::Endpoint,
+    sam: &harness::sam_local::SamLocal,
+) {
+    use contract::telemetry::{metric_totals, validate_emf};
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    let millis = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    let quiet = Duration::from_millis(1100);
+    tokio::time::sleep(quiet).await;
+    service
+        .get()
+        .await
+        .assert_seed("the GET that writes what came before");
+    let mark = millis();
+    for _ in 0..3 {
+        service.get().await.assert_seed("GET");
+    }
+    service.post("{\"num\": 9}").await.assert_seed("POST");
+    assert_eq!(service.post("{\"num\": 1.5}").await.status.as_u16(), 400);
+    assert_eq!(
+        service
+            .send("GET", "/elsewhere", &[], "")
+            .await
+            .status
+            .as_u16(),
+        404
+    );
+    tokio::time::sleep(quiet).await;
+    service
+        .get()
+        .await
+        .assert_seed("the GET that writes the mix");
+    let documents_since_mark = || -> Vec<serde_json::Value> {
+        let log = sam.log_text();
+        let lines = log.lines().filter(|line| line.contains("\"_aws\""));
+        let documents = lines.map(|line| {
+            let document = &line[line.find('{').expect("a JSON object")..];
+            validate_emf(document).unwrap_or_else(|why| panic!("{why}: {document}"))
+        });
+        documents
+            .filter(|document| document["_aws"]["Timestamp"].as_u64() > Some(mark))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let expected = [
+        ("Requests", 7),
+        ("SeedReads", 4),
+        ("SeedWrites", 1),
+        ("ClientErrors", 2),
+        ("Latency", 7),
+    ];
+    loop {
+        let totals = metric_totals(&documents_since_mark());
+        let sums: Vec<u64> = expected
+            .iter()
+            .map(|(name, _)| totals.get(*name).copied().unwrap_or(0))
+            .collect();
+        if sums == expected.map(|(_, count)| count) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the documents since the mark sum to {totals:?}, not {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
