@@ -32,8 +32,7 @@ use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use shared::telemetry::log::TRACE_HEADER;
-use shared::telemetry::{Metrics, RequestKeys};
-use shared::ApiError;
+use shared::telemetry::{CurrentRequest, Metrics, RequestKeys};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
@@ -41,7 +40,7 @@ use tower_service::Service;
 pub use self::body::DeadlineBody;
 use self::state::ConnectionState;
 use self::stream::WatchedStream;
-use crate::request::{self, HandlerOutcome};
+use crate::request;
 
 /// The time limits of a connection's phases.
 #[derive(Debug, Clone, Copy)]
@@ -87,14 +86,15 @@ pub async fn serve<S, B>(
     B: Body<Data = Bytes> + From<Bytes> + Unpin + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let state = Arc::new(ConnectionState::new());
-    let stream = WatchedStream::new(stream, Arc::clone(&state), limits, Arc::clone(&metrics));
-    let io = TokioIo::new(stream);
+    // Only where a line can be written for a request (at debug, or with a
+    // store that can fail) are its keys made and its lines scoped.
+    let keyed = store_may_fail || tracing::enabled!(tracing::Level::DEBUG);
+    let current = keyed.then(Arc::<CurrentRequest>::default);
+    let state = Arc::new(ConnectionState::new(metrics, current.clone()));
+    let io = TokioIo::new(WatchedStream::new(stream, Arc::clone(&state), limits));
     let exchange = Exchange {
         service,
         lame_duck,
-        metrics,
-        keyed: store_may_fail || tracing::enabled!(tracing::Level::DEBUG),
         state: Arc::clone(&state),
         body_read_timeout: limits.body_read_timeout,
     };
@@ -104,13 +104,16 @@ pub async fn serve<S, B>(
         .header_read_timeout(None)
         .max_buf_size(READ_BUFFER_BYTES)
         .serve_connection(io, hyper_service));
-    let ended = tokio::select! {
-        ended = connection.as_mut() => ended,
-        () = drain.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
+    let ended = scoped(current, async {
+        tokio::select! {
+            ended = connection.as_mut() => ended,
+            () = drain.cancelled() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+                        }
         }
-    };
+    })
+    .await;
     if let Err(error) = ended {
         tracing::debug!(error = %shared::error::Chain(&error), "connection ended with an error");
     }
@@ -122,11 +125,7 @@ struct Exchange<S> {
     service: S,
     /// Set while the server shuts down: answers then close their connection.
     lame_duck: Arc<AtomicBool>,
-    /// Counts every answer.
-    metrics: Arc<Metrics>,
-    /// Whether a line can be written for a request (at debug, or where the
-    /// store can fail), so that its keys are worth making.
-    keyed: bool,
+
     /// What the connection is doing, shared with its stream.
     state: Arc<ConnectionState>,
     /// How long a request's body may take to arrive.
@@ -143,20 +142,32 @@ where
         &self,
         request: Request<Incoming>,
     ) -> impl Future<Output = Result<Response<B>, Infallible>> {
-        self.state.request_started();
+        self.state.request_started(|| keys_of(&request));
         let lame_duck = self.lame_duck.load(Ordering::Relaxed);
         let has_body = !request.body().is_end_stream();
         let expects_continue = has_body && request.headers().contains_key(EXPECT);
         let refused = request::refusal(&request, has_body, lame_duck);
         let method = request.method().clone();
-        let keys = self.keyed.then(|| keys_of(&request));
         let unread_to = has_body.then(|| Arc::clone(&self.state));
         let request =
             request.map(|body| DeadlineBody::new(body, self.body_read_timeout, unread_to));
         let mut service = self.service.clone();
-        let (state, metrics) = (Arc::clone(&self.state), Arc::clone(&self.metrics));
-        with_keys(keys, async move {
-            let answered = refuse_or_call(refused, &mut service, request).await;
+        let state = Arc::clone(&self.state);
+        async move {
+            let answered = match refused {
+                Some(refused) => {
+                    // Its body, unread, goes to the state before the check below.
+                    drop(request);
+                    Ok(refused.into_response().map(B::from))
+                }
+                None => {
+                    // Pinned in place: the handler's future is large, and
+                    // moved into the panic catcher it would be copied.
+                    let handling = pin!(service.call(request));
+                    let caught = AssertUnwindSafe(handling).catch_unwind().await;
+                    caught.map(|Ok(response)| response)
+                }
+            };
             let unread = has_body.then(|| state.take_unread()).flatten();
             let response = match (answered, unread) {
                 // The common case: the body (if any) read, not shutting down.
@@ -173,43 +184,20 @@ where
                     .await
                 }
             };
-            metrics.answered(&method, response.status(), state.response_ready());
+            state.response_ready(&method, response.status());
             Ok(response)
-        })
+        }
     }
 }
 
-/// The transport's refusal, or the service's answer (or the panic that
-/// stopped it).
-async fn refuse_or_call<S, B>(
-    refused: Option<ApiError>,
-    service: &mut S,
-    request: Request<DeadlineBody>,
-) -> HandlerOutcome<B>
-where
-    S: Service<Request<DeadlineBody>, Response = Response<B>, Error = Infallible>,
-    B: From<Bytes>,
-{
-    if let Some(refused) = refused {
-        // Its body, unread, goes to the state before the caller's check.
-        drop(request);
-        return Ok(refused.into_response().map(B::from));
-    }
-    // Pinned in place: the handler's future is large, and moved into the
-    // panic catcher it would be copied.
-    let handling = pin!(service.call(request));
-    let caught = AssertUnwindSafe(handling).catch_unwind().await;
-    caught.map(|Ok(response)| response)
-}
-
-/// `answering`, with the request's keys on the lines it writes, if any.
-fn with_keys<F: Future>(
-    keys: Option<RequestKeys>,
-    answering: F,
+/// `task`, its lines carrying the keys of the request under way, if kept.
+fn scoped<F: Future>(
+    current: Option<Arc<CurrentRequest>>,
+    task: F,
 ) -> impl Future<Output = F::Output> {
-    match keys {
-        Some(keys) => Either::Left(keys.scope(answering)),
-        None => Either::Right(answering),
+    match current {
+        Some(current) => Either::Left(current.scope(task)),
+        None => Either::Right(task),
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use shared::telemetry::Metrics;
+
 use shared::ApiError;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -33,8 +33,6 @@ pub(super) struct WatchedStream {
     refusal: Option<(Bytes, usize)>,
     /// The linger, once closing has begun.
     closing: Option<Closing>,
-    /// Counts the `431`.
-    metrics: Arc<Metrics>,
 }
 
 impl WatchedStream {
@@ -42,7 +40,6 @@ impl WatchedStream {
         inner: TcpStream,
         state: Arc<ConnectionState>,
         limits: ConnectionLimits,
-        metrics: Arc<Metrics>,
     ) -> Self {
         WatchedStream {
             inner,
@@ -52,7 +49,6 @@ impl WatchedStream {
             head_bytes: 0,
             refusal: None,
             closing: None,
-            metrics,
         }
     }
 
@@ -160,10 +156,7 @@ impl AsyncRead for WatchedStream {
                 "request head too large; answering 431"
             );
             let refusal = ApiError::HeadersTooLarge(MAX_HEADER_BYTES).into_response();
-            // The head is unread: its method does not matter to a 4xx's count.
-            let took = this.state.phase().1.elapsed();
-            this.metrics
-                .answered(&http::Method::GET, refusal.status(), took);
+            this.state.refused_head(refusal.status());
             let response = request::serialize(refusal);
             this.refusal = Some((response, 0));
             return this.poll_refuse(cx);

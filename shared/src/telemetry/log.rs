@@ -1,10 +1,10 @@
 //! Log lines as a log pipeline reads them: one JSON object a line with the
 //! keys Powertools users know, and a request's own keys on every line
-//! written while it is answered ([`RequestKeys::scope`]).
+//! written while it is answered ([`CurrentRequest`]).
 
 use std::fmt;
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderName, HeaderValue};
@@ -19,7 +19,24 @@ use tracing_subscriber::registry::LookupSpan;
 pub const TRACE_HEADER: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 tokio::task_local! {
-    static REQUEST: RequestKeys;
+    static CURRENT: Arc<CurrentRequest>;
+}
+
+/// The keys of the request a task (a connection, an invocation) is
+/// answering, which the lines it writes meanwhile carry.
+#[derive(Debug, Default)]
+pub struct CurrentRequest(Mutex<Option<RequestKeys>>);
+
+impl CurrentRequest {
+    /// Runs `task`, its lines carrying the keys of the request under way.
+    pub fn scope<F: Future>(self: Arc<Self>, task: F) -> impl Future<Output = F::Output> {
+        CURRENT.scope(self, task)
+    }
+
+    /// A request begins (`Some`) or is answered (`None`).
+    pub fn set(&self, keys: Option<RequestKeys>) {
+        *crate::lock(&self.0) = keys;
+    }
 }
 
 /// What ties a line to the request it was written for.
@@ -50,7 +67,7 @@ impl RequestKeys {
 
     /// Runs `answering` with these keys on every line it writes.
     pub fn scope<F: Future>(self, answering: F) -> impl Future<Output = F::Output> {
-        REQUEST.scope(self, answering)
+        Arc::new(CurrentRequest(Mutex::new(Some(self)))).scope(answering)
     }
 
     /// The trace header's root, else API Gateway's id, else one made here.
@@ -101,7 +118,10 @@ where
     ) -> fmt::Result {
         let mut line = Map::new();
         event.record(&mut Fields(&mut line));
-        let _outside_requests = REQUEST.try_with(|request| {
+        let _outside_tasks = CURRENT.try_with(|current| {
+            let Some(request) = &*crate::lock(&current.0) else {
+                return;
+            };
             line.insert("correlation_id".into(), request.correlation_id().into());
             for (key, value) in &request.extra {
                 line.insert((*key).into(), value.clone());
