@@ -30,21 +30,31 @@ impl HttpProxy {
         R: Fn(Endpoint, Parts, Bytes) -> F + Clone + Send + Sync + 'static,
         F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
     {
-        let address = listener.local_addr().expect("the proxy's address");
         let upstream = Endpoint::new(format!("http://{target}"));
+        Self::answer_each(listener, move |parts, body| {
+            rule(upstream.clone(), parts, body)
+        })
+    }
+
+    /// Serves on `listener` (loopback), answering each whole request with
+    /// what `answer` makes of it: for stand-ins with no upstream.
+    pub fn answer_each<A, F>(listener: TcpListener, answer: A) -> Self
+    where
+        A: Fn(Parts, Bytes) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    {
+        let address = listener.local_addr().expect("the proxy's address");
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (upstream, rule) = (upstream.clone(), rule.clone());
+                let answer = answer.clone();
                 tokio::spawn(async move {
                     let service =
                         service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                            let (upstream, rule) = (upstream.clone(), rule.clone());
+                            let answer = answer.clone();
                             async move {
                                 let (parts, body) = request.into_parts();
                                 let body = body.collect().await.map(|body| body.to_bytes());
-                                Ok::<_, Infallible>(
-                                    rule(upstream, parts, body.unwrap_or_default()).await,
-                                )
+                                Ok::<_, Infallible>(answer(parts, body.unwrap_or_default()).await)
                             }
                         });
                     let _ = hyper::server::conn::http1::Builder::new()

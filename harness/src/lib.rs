@@ -20,6 +20,7 @@ pub mod parameter_store;
 pub mod ports;
 pub mod raw_http;
 pub mod replica;
+pub mod runtime_api;
 pub mod sam_local;
 pub mod slow_proxy;
 pub mod templates;

@@ -10,4 +10,5 @@ mod openapi;
 mod parameter_store;
 mod settings;
 mod support;
+mod telemetry;
 mod template;
