@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use shared::telemetry::JsonLines;
+use shared::telemetry::json_layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -38,10 +38,8 @@ pub fn init(level: &str, format: LogFormat, service: &str) -> Result<(), Telemet
     let installed = match format {
         LogFormat::Text => registry.with(layer).try_init(),
         LogFormat::Json => {
-            let service = service.to_string();
-            registry
-                .with(layer.event_format(JsonLines { service }))
-                .try_init()
+            let layer = json_layer(service).with_writer(std::io::stderr);
+            registry.with(layer).try_init()
         }
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)?;

@@ -3,7 +3,7 @@
 //! filtered by `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging controls) or
 //! `RUST_LOG`, `info` by default.
 
-use shared::telemetry::JsonLines;
+use shared::telemetry::json_layer;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -28,12 +28,7 @@ pub fn init(service: &str) {
     let registry = tracing_subscriber::registry().with(filter);
     let installed = match text {
         true => registry.with(layer.with_target(false)).try_init(),
-        false => {
-            let service = service.to_string();
-            registry
-                .with(layer.event_format(JsonLines { service }))
-                .try_init()
-        }
+        false => registry.with(json_layer(service)).try_init(),
     };
     if installed.is_err() {
         return;

@@ -9,10 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
-use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 /// The header ALB and API Gateway set: `Root=1-...;Parent=...;Sampled=...`.
@@ -105,6 +104,18 @@ pub struct JsonLines {
     pub service: String,
 }
 
+/// The layer that writes [`JsonLines`], each event's fields rendered by
+/// tracing-subscriber's own JSON visitor.
+pub fn json_layer<S>(service: &str) -> Layer<S, JsonFields, JsonLines>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let service = service.to_string();
+    tracing_subscriber::fmt::layer()
+        .fmt_fields(JsonFields::new())
+        .event_format(JsonLines { service })
+}
+
 impl<S, N> FormatEvent<S, N> for JsonLines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -112,12 +123,13 @@ where
 {
     fn format_event(
         &self,
-        _: &FmtContext<'_, S, N>,
+        context: &FmtContext<'_, S, N>,
         mut out: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut line = Map::new();
-        event.record(&mut Fields(&mut line));
+        let mut fields = String::new();
+        context.format_fields(Writer::new(&mut fields), event)?;
+        let mut line: Map<String, Value> = serde_json::from_str(&fields).unwrap_or_default();
         let _outside_tasks = CURRENT.try_with(|current| {
             let Some(request) = &*crate::lock(&current.0) else {
                 return;
@@ -136,28 +148,6 @@ where
     }
 }
 
-/// An event's fields as JSON members; `message` is its text.
-struct Fields<'a>(&'a mut Map<String, Value>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().into(), format!("{value:?}").into());
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,11 +157,7 @@ mod tests {
     fn lines_of(keys: Option<RequestKeys>, log: impl FnOnce()) -> Vec<Value> {
         let written = Kept::default();
         let writer = written.clone();
-        let layer = tracing_subscriber::fmt::layer()
-            .event_format(JsonLines {
-                service: "svc".into(),
-            })
-            .with_writer(move || writer.clone());
+        let layer = json_layer("svc").with_writer(move || writer.clone());
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || match keys {
             Some(keys) => {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-pub use self::log::{CurrentRequest, JsonLines, RequestKeys};
+pub use self::log::{json_layer, CurrentRequest, JsonLines, RequestKeys};
 pub use self::metrics::{Count, Metrics, Tally};
 use crate::settings::parse_duration;
 
