@@ -108,14 +108,19 @@ fn oversized_head() -> Vec<u8> {
     format!("GET / HTTP/1.1\r\nHost: x\r\nX-Filler: {filler}\r\n\r\n").into_bytes()
 }
 
-/// DynamoDB on a loopback port where nothing listens: every GET is a `503`.
-/// A read abandoned at a GET's bound may still run, and retry, after the
-/// answer, so the store's own counts are bounded here, not pinned.
+/// A store that takes connections and never answers (a proxy that holds
+/// everything for an hour): every GET is a `503` at the store's bound. A
+/// read abandoned there may still run, and retry, after the answer, so the
+/// store's own counts are bounded here, not pinned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn store_failures_are_counted_as_503s_and_store_reads() {
-    let closed = format!("http://127.0.0.1:{}", harness::free_port());
+async fn answers_of_a_stalled_store_are_counted_as_503s_and_store_reads() {
+    let nowhere = format!("127.0.0.1:{}", harness::free_port())
+        .parse()
+        .expect("an address");
+    let stalled = harness::slow_proxy::SlowProxy::start(nowhere).await;
+    stalled.set_delay(Duration::from_secs(3600));
     let store = shared::DynamoDbStore::new(
-        harness::dynamodb_local::sdk_config(&closed),
+        harness::dynamodb_local::sdk_config(&stalled.endpoint()),
         "seed",
         Duration::from_millis(500),
     );
@@ -127,7 +132,7 @@ async fn store_failures_are_counted_as_503s_and_store_reads() {
         let reply = server.get().await;
         reply.assert_refusal(
             http::StatusCode::SERVICE_UNAVAILABLE,
-            "GET on a closed port",
+            "GET of a stalled store",
         );
     }
     drop(server);

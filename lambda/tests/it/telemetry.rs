@@ -9,32 +9,16 @@ use std::time::Duration;
 use contract::telemetry::{is_metrics_document, metric_totals, validate_emf, validate_log_line};
 use harness::runtime_api::{Invocation, RuntimeApi, FUNCTION_ARN};
 use harness::ChildGuard;
+use serde_json::{Map, Value};
+use tempfile::NamedTempFile;
 
-use crate::support::events::{req, Shape};
+use crate::support::events::{post, req, Body, Req, Shape};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn each_line_carries_its_own_invocations_keys_and_sigterm_writes_the_last_document() {
     let api = RuntimeApi::start().await;
-    let output = tempfile::NamedTempFile::with_prefix("seed-function-").expect("a log file");
-    let writes = || output.as_file().try_clone().expect("the log file");
-    let mut function = ChildGuard::spawn(
-        Command::new(harness::lambda_emulator::bootstrap())
-            .env_clear()
-            .envs([
-                ("AWS_LAMBDA_RUNTIME_API", api.address().as_str()),
-                ("AWS_LAMBDA_FUNCTION_NAME", "seed-test"),
-                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
-                ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
-                ("SEED_SERVICE", "seed-stack"),
-            ])
-            .stdin(Stdio::null())
-            .stdout(writes())
-            .stderr(writes()),
-        "the bootstrap",
-        "./scripts/test builds it",
-    );
+    let (function, output) = start_function(&api, &[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]);
     let roots = [
         "1-67500001-000000000000000000000001",
         "1-67500002-000000000000000000000002",
@@ -54,22 +38,7 @@ async fn each_line_carries_its_own_invocations_keys_and_sigterm_writes_the_last_
         1,
         "the shutdown extension did not register"
     );
-    let status = tokio::task::spawn_blocking(move || function.terminate(Duration::from_secs(5)));
-    let status = status.await.expect("stopping the function");
-    assert!(status.success(), "SIGTERM: {status}");
-
-    let written = std::fs::read_to_string(output.path()).expect("the function's output");
-    let (mut requests, mut documents) = (Vec::new(), Vec::new());
-    for line in written.lines() {
-        if is_metrics_document(line) {
-            documents.push(validate_emf(line).unwrap_or_else(|why| panic!("{why}: {line}")));
-        } else {
-            let entry = validate_log_line(line, "seed-stack").unwrap_or_else(|why| panic!("{why}"));
-            if entry["message"] == "request" {
-                requests.push(entry);
-            }
-        }
-    }
+    let (written, requests, documents) = stop(function, &output).await;
     assert_eq!(requests.len(), 3, "{written}");
     for (n, (line, root)) in requests.iter().zip(roots).enumerate() {
         assert_eq!(
@@ -96,4 +65,153 @@ async fn each_line_carries_its_own_invocations_keys_and_sigterm_writes_the_last_
     }
     assert_eq!(documents[0]["function_name"], "seed-test");
     assert_eq!(documents[0]["service"], "seed-stack");
+}
+
+/// The bootstrap polling `api`, with `env` over the test's settings, and the
+/// file it writes to.
+fn start_function(api: &RuntimeApi, env: &[(&str, &str)]) -> (ChildGuard, NamedTempFile) {
+    let output = NamedTempFile::with_prefix("seed-function-").expect("a log file");
+    let writes = || output.as_file().try_clone().expect("the log file");
+    let function = ChildGuard::spawn(
+        Command::new(harness::lambda_emulator::bootstrap())
+            .env_clear()
+            .envs([
+                ("AWS_LAMBDA_RUNTIME_API", api.address().as_str()),
+                ("AWS_LAMBDA_FUNCTION_NAME", "seed-test"),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+                ("SEED_SERVICE", "seed-stack"),
+            ])
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(writes())
+            .stderr(writes()),
+        "the bootstrap",
+        "./scripts/test builds it",
+    );
+    (function, output)
+}
+
+/// SIGTERM, then what the function wrote: every line, its per-request lines
+/// and its metrics documents, each checked.
+async fn stop(
+    mut function: ChildGuard,
+    output: &NamedTempFile,
+) -> (String, Vec<Map<String, Value>>, Vec<Value>) {
+    let status = tokio::task::spawn_blocking(move || function.terminate(Duration::from_secs(5)));
+    let status = status.await.expect("stopping the function");
+    assert!(status.success(), "SIGTERM: {status}");
+    let written = std::fs::read_to_string(output.path()).expect("the function's output");
+    let (mut requests, mut documents) = (Vec::new(), Vec::new());
+    for line in written.lines() {
+        if is_metrics_document(line) {
+            documents.push(validate_emf(line).unwrap_or_else(|why| panic!("{why}: {line}")));
+        } else {
+            let entry = validate_log_line(line, "seed-stack").unwrap_or_else(|why| panic!("{why}"));
+            if entry["message"] == "request" {
+                requests.push(entry);
+            }
+        }
+    }
+    (written, requests, documents)
+}
+
+fn invocation(n: usize, request: &Req) -> Invocation {
+    Invocation {
+        request_id: format!("invocation-{n}"),
+        trace_id: format!("Root=1-67500000-{n:024x};Sampled=0"),
+        event: Shape::HttpV2.event(request),
+    }
+}
+
+fn assert_totals(documents: &[Value], expected: &[(&str, u64)]) {
+    let totals = metric_totals(documents);
+    for (metric, count) in expected {
+        assert_eq!(
+            totals.get(*metric).copied().unwrap_or(0),
+            *count,
+            "{metric}: {totals:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
+async fn the_last_document_counts_each_refusal_and_success_once() {
+    let token = "telemetry-t0ken";
+    let api = RuntimeApi::start().await;
+    let (function, output) = start_function(&api, &[("SEED_WRITE_TOKEN", token)]);
+    let authorized = |body: &str| Req {
+        headers: vec![("authorization", format!("Bearer {token}"))],
+        ..post(Body::Text(body.to_string()))
+    };
+    let mix = [
+        (req("GET", "/"), 200),
+        (req("HEAD", "/"), 200),
+        (authorized(r#"{"num": 7}"#), 200),
+        (post(Body::Text(r#"{"num": 8}"#.to_string())), 401),
+        (authorized(r#"{"num": 1.5}"#), 400),
+        (authorized(&" ".repeat(70_000)), 413),
+        (req("GET", "/elsewhere"), 404),
+        (req("DELETE", "/"), 405),
+        (req("OPTIONS", "/"), 204),
+    ];
+    for (n, (request, status)) in mix.iter().enumerate() {
+        let answer = api.invoke(invocation(n, request)).await;
+        assert_eq!(answer["statusCode"], *status, "{answer}");
+    }
+    let (written, _, documents) = stop(function, &output).await;
+    assert!(!written.contains(token), "the token is in the log");
+    assert_eq!(documents.len(), 1, "{written}");
+    let expected = [
+        ("Requests", 9),
+        ("SeedReads", 2),
+        ("SeedWrites", 1),
+        ("ClientErrors", 5),
+    ];
+    assert_totals(&documents, &expected);
+    assert_totals(
+        &documents,
+        &[("StoreUnavailable", 0), ("ServerErrors", 0), ("Latency", 9)],
+    );
+}
+
+/// DynamoDB behind a proxy that holds everything for an hour: each GET is
+/// a `503` at the store's bound, counted as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
+async fn a_stalled_stores_503s_are_counted() {
+    let nowhere = format!("127.0.0.1:{}", harness::free_port())
+        .parse()
+        .expect("an address");
+    let stalled = harness::slow_proxy::SlowProxy::start(nowhere).await;
+    stalled.set_delay(Duration::from_secs(3600));
+    let api = RuntimeApi::start().await;
+    let endpoint = stalled.endpoint();
+    let (function, output) = start_function(
+        &api,
+        &[
+            ("SEED_TABLE", "seed"),
+            ("SEED_STORE_TIMEOUT", "300ms"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+    );
+    for n in 0..3 {
+        let answer = api.invoke(invocation(n, &req("GET", "/"))).await;
+        assert_eq!(answer["statusCode"], 503, "{answer}");
+    }
+    let (written, _, documents) = stop(function, &output).await;
+    assert_eq!(documents.len(), 1, "{written}");
+    assert_totals(
+        &documents,
+        &[("Requests", 3), ("StoreUnavailable", 3), ("SeedReads", 0)],
+    );
+    let totals = metric_totals(&documents);
+    assert!(
+        totals.get("StoreReads").is_some_and(|&reads| reads >= 1),
+        "{totals:?}"
+    );
 }
