@@ -678,6 +678,26 @@ fn assert_logs_are_shipped(boot: &Boot) {
         }]),
         "the agent does not ship the unit's log file to the stack's group"
     );
+    // The server's metrics go to the same file, so the agent ships them to
+    // the group, where CloudWatch Logs extracts them (docs/observability.md).
+    let documents: Vec<serde_json::Value> = with("METRICS ")
+        .iter()
+        .map(|line| {
+            contract::telemetry::validate_emf(line).unwrap_or_else(|why| panic!("{why}: {line}"))
+        })
+        .collect();
+    let first = documents
+        .first()
+        .unwrap_or_else(|| panic!("no metrics document in the shipped log: {:?}", boot.lines));
+    assert_eq!(
+        first["service"], "seed-ec2",
+        "the service is not the stack's name: {first}"
+    );
+    let requests = contract::telemetry::metric_totals(&documents)["Requests"];
+    assert!(
+        requests >= 1,
+        "the boot's GET is not counted: {documents:?}"
+    );
     let rotate = with("ROTATE ");
     assert_eq!(
         rotate.first(),
