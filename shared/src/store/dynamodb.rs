@@ -378,19 +378,13 @@ type AttemptFailure = (fn(Cause) -> StoreError, String);
 
 /// Counts the HTTP attempts and remembers the last failure (written only on
 /// failure, so a healthy store pays two atomic adds). One per client.
-#[derive(Default, Clone)]
+#[derive(Debug, Default, Clone)]
 struct AttemptLog {
     requests_sent: Arc<AtomicU64>,
     last_failure: Arc<Mutex<Option<(Instant, AttemptFailure)>>>,
     tally: Arc<Tally>,
     /// Whether its client is the one that writes.
     writes: bool,
-}
-
-impl std::fmt::Debug for AttemptLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AttemptLog")
-    }
 }
 
 impl AttemptLog {

@@ -23,6 +23,7 @@ const LN_RATIO: f64 = 0.095_310_179_804_324_87;
 const BUCKETS: usize = 272;
 
 /// Every sample of a duration, counted in its bucket.
+#[derive(Debug)]
 pub struct Distribution {
     buckets: Box<[AtomicU64]>,
 }
@@ -100,7 +101,7 @@ const BY_SERVICE: [Count; 9] = [
 
 /// A process's counts and samples since the last document: the answers'
 /// and, added by the store itself, its calls'.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Tally {
     counts: [AtomicU64; 10],
     pub latency: Distribution,
