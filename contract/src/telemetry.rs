@@ -240,6 +240,52 @@ pub fn metric_totals<'a>(documents: impl IntoIterator<Item = &'a Value>) -> BTre
     totals
 }
 
+/// Fails the test unless each metric in `expected` totals its count over
+/// `documents`.
+pub fn assert_totals(documents: &[Value], expected: &[(&str, u64)]) {
+    let totals = metric_totals(documents);
+    for (metric, count) in expected {
+        let total = totals.get(*metric).copied().unwrap_or(0);
+        assert_eq!(total, *count, "{metric}: {totals:?}");
+    }
+}
+
+/// Fails the test unless `documents` count `gets` GETs of a stalled store
+/// as `503`s, with a read sent (more may have been: a read abandoned at a
+/// GET's bound can still run, and retry, after the answer).
+pub fn assert_stalled_gets(documents: &[Value], gets: u64) {
+    let expected = [
+        ("Requests", gets),
+        ("StoreUnavailable", gets),
+        ("SeedReads", 0),
+    ];
+    assert_totals(documents, &expected);
+    let totals = metric_totals(documents);
+    let reads = totals.get("StoreReads").copied().unwrap_or(0);
+    assert!(reads >= 1, "no store read counted: {totals:?}");
+}
+
+/// What a process wrote, read as a log pipeline reads it: its per-request
+/// lines and its metrics documents; every other line is checked too, and a
+/// line that fails its rules fails the test.
+pub fn read_output<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+    service: &str,
+) -> (Vec<Map<String, Value>>, Vec<Value>) {
+    let (mut requests, mut documents) = (Vec::new(), Vec::new());
+    for line in lines {
+        if is_metrics_document(line) {
+            documents.push(validate_emf(line).unwrap_or_else(|why| panic!("{why}: {line}")));
+            continue;
+        }
+        let entry = validate_log_line(line, service).unwrap_or_else(|why| panic!("{why}"));
+        if entry["message"] == "request" {
+            requests.push(entry);
+        }
+    }
+    (requests, documents)
+}
+
 /// Checks a log line's keys: `level`, `message`, `timestamp` (RFC 3339, UTC,
 /// milliseconds) and `service`.
 pub fn validate_log_line(line: &str, service: &str) -> Result<Map<String, Value>, String> {

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use contract::raw;
-use contract::telemetry::{is_metrics_document, metric_totals, validate_emf, validate_log_line};
+use contract::telemetry::{
+    assert_stalled_gets, assert_totals, is_metrics_document, metric_totals, read_output,
+    validate_emf,
+};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
@@ -40,17 +43,6 @@ type Kept = Arc<Mutex<Vec<String>>>;
 
 fn lines(kept: &Kept) -> Vec<String> {
     kept.lock().expect("the documents").clone()
-}
-
-fn assert_totals(documents: &[Value], expected: &[(&str, u64)]) {
-    let totals = metric_totals(documents);
-    for (metric, count) in expected {
-        assert_eq!(
-            totals.get(*metric).copied().unwrap_or(0),
-            *count,
-            "{metric}: {totals:?}"
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,15 +129,8 @@ async fn answers_of_a_stalled_store_are_counted_as_503s_and_store_reads() {
     }
     drop(server);
     let documents = until_written(&sink).await;
-    assert_totals(
-        &documents,
-        &[("Requests", 3), ("StoreUnavailable", 3), ("SeedReads", 0)],
-    );
+    assert_stalled_gets(&documents, 3);
     let totals = metric_totals(&documents);
-    assert!(
-        totals.get("StoreReads").is_some_and(|&reads| reads >= 1),
-        "{totals:?}"
-    );
     assert!(
         totals.get("StoreLatency").is_some_and(|&calls| calls >= 1),
         "{totals:?}"
@@ -214,14 +199,7 @@ async fn the_binarys_lines_carry_their_keys_and_sigterm_counts_the_request_in_fl
         lines.iter().all(|line| !line.contains(token)),
         "the token is in the log"
     );
-    let entries = lines.iter().filter(|line| !is_metrics_document(line));
-    let entries: Vec<_> = entries
-        .map(|line| validate_log_line(line, "seed-test").unwrap_or_else(|why| panic!("{why}")))
-        .collect();
-    let requests: Vec<_> = entries
-        .iter()
-        .filter(|entry| entry["message"] == "request")
-        .collect();
+    let (requests, documents) = read_output(lines.iter().map(String::as_str), "seed-test");
     assert_eq!(requests.len(), 4, "{requests:?}");
     assert_eq!(requests[0]["correlation_id"], root, "{requests:?}");
     let made = requests[1]["correlation_id"].as_str().unwrap_or_default();
@@ -229,7 +207,6 @@ async fn the_binarys_lines_carry_their_keys_and_sigterm_counts_the_request_in_fl
     assert!(requests
         .iter()
         .all(|entry| entry["correlation_id"].is_string()));
-    let documents = documents(&lines);
     assert_eq!(documents.len(), 1, "{lines:?}");
     assert_totals(
         &documents,

@@ -3,7 +3,7 @@
 //! (the runtime's response forms, logs, its environment). Every shape's contract
 //! rows run in-process in `adapter`; here one shape runs them end to end.
 
-use contract::telemetry::{is_metrics_document, metric_totals, validate_emf, validate_log_line};
+use contract::telemetry::{metric_totals, read_output};
 use harness::lambda_emulator::LambdaUnderEmulator;
 use harness::parameter_store::{Parameter, ParameterStoreStandin, Throttle, Throttling};
 use serde_json::Value;
@@ -64,17 +64,7 @@ fn each_invocations_lines_carry_its_keys_and_sigterm_writes_the_last_metrics() {
     let status = function.terminate_function(std::time::Duration::from_secs(5));
     assert!(status.success(), "SIGTERM: {status}");
     let output = function.function_output();
-    let (mut requests, mut documents) = (Vec::new(), Vec::new());
-    for line in output.lines() {
-        if is_metrics_document(line) {
-            documents.push(validate_emf(line).unwrap_or_else(|why| panic!("{why}: {line}")));
-            continue;
-        }
-        let entry = validate_log_line(line, "seed-test").unwrap_or_else(|why| panic!("{why}"));
-        if entry["message"] == "request" {
-            requests.push(entry);
-        }
-    }
+    let (requests, documents) = read_output(output.lines(), "seed-test");
     assert_eq!(requests.len(), 4, "{output}");
     let ids: std::collections::BTreeSet<&str> = requests
         .iter()

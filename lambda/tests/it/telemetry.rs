@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use contract::telemetry::{is_metrics_document, metric_totals, validate_emf, validate_log_line};
+use contract::telemetry::{assert_stalled_gets, assert_totals, metric_totals, read_output};
 use harness::runtime_api::{Invocation, RuntimeApi, FUNCTION_ARN};
 use harness::ChildGuard;
 use serde_json::{Map, Value};
@@ -102,17 +102,7 @@ async fn stop(
     let status = status.await.expect("stopping the function");
     assert!(status.success(), "SIGTERM: {status}");
     let written = std::fs::read_to_string(output.path()).expect("the function's output");
-    let (mut requests, mut documents) = (Vec::new(), Vec::new());
-    for line in written.lines() {
-        if is_metrics_document(line) {
-            documents.push(validate_emf(line).unwrap_or_else(|why| panic!("{why}: {line}")));
-        } else {
-            let entry = validate_log_line(line, "seed-stack").unwrap_or_else(|why| panic!("{why}"));
-            if entry["message"] == "request" {
-                requests.push(entry);
-            }
-        }
-    }
+    let (requests, documents) = read_output(written.lines(), "seed-stack");
     (written, requests, documents)
 }
 
@@ -121,17 +111,6 @@ fn invocation(n: usize, request: &Req) -> Invocation {
         request_id: format!("invocation-{n}"),
         trace_id: format!("Root=1-67500000-{n:024x};Sampled=0"),
         event: Shape::HttpV2.event(request),
-    }
-}
-
-fn assert_totals(documents: &[Value], expected: &[(&str, u64)]) {
-    let totals = metric_totals(documents);
-    for (metric, count) in expected {
-        assert_eq!(
-            totals.get(*metric).copied().unwrap_or(0),
-            *count,
-            "{metric}: {totals:?}"
-        );
     }
 }
 
@@ -205,13 +184,5 @@ async fn a_stalled_stores_503s_are_counted() {
     }
     let (written, _, documents) = stop(function, &output).await;
     assert_eq!(documents.len(), 1, "{written}");
-    assert_totals(
-        &documents,
-        &[("Requests", 3), ("StoreUnavailable", 3), ("SeedReads", 0)],
-    );
-    let totals = metric_totals(&documents);
-    assert!(
-        totals.get("StoreReads").is_some_and(|&reads| reads >= 1),
-        "{totals:?}"
-    );
+    assert_stalled_gets(&documents, 3);
 }
