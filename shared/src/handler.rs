@@ -98,8 +98,8 @@ impl SeedHandler {
         self
     }
 
-    /// The counts each transport adds its answers to, where it knows their
-    /// times at no cost of its own.
+    /// The metrics each transport counts its answers into: the transport
+    /// knows when each request began.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }

@@ -110,7 +110,7 @@ pub async fn serve<S, B>(
             () = drain.cancelled() => {
                 connection.as_mut().graceful_shutdown();
                 connection.await
-                        }
+            }
         }
     })
     .await;
@@ -125,7 +125,6 @@ struct Exchange<S> {
     service: S,
     /// Set while the server shuts down: answers then close their connection.
     lame_duck: Arc<AtomicBool>,
-
     /// What the connection is doing, shared with its stream.
     state: Arc<ConnectionState>,
     /// How long a request's body may take to arrive.
