@@ -139,6 +139,8 @@ where
                 line.insert((*key).into(), value.clone());
             }
         });
+        // Events with fields only (the Lambda runtime's own) still have one.
+        line.entry("message").or_insert_with(|| "".into());
         // Written last: no field can replace them.
         line.insert("level".into(), event.metadata().level().as_str().into());
         let now = humantime::format_rfc3339_millis(SystemTime::now());
@@ -202,6 +204,13 @@ mod tests {
             "{timestamp}"
         );
         assert!(line.get("correlation_id").is_none(), "outside a request");
+    }
+
+    #[test]
+    fn a_line_of_fields_only_has_an_empty_message() {
+        let lines = lines_of(None, || tracing::debug!(workers = 8u64));
+        assert_eq!(lines[0]["message"], "");
+        assert_eq!(lines[0]["workers"], 8);
     }
 
     #[test]
