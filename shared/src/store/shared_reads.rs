@@ -121,6 +121,9 @@ impl<R: ReadSeed> Shared<R> {
         if let Some(at) = not_before {
             tokio::time::sleep_until(at).await;
         }
+        // One turn of the scheduler first: GETs arriving on other workers
+        // that very moment join this read rather than wait for the next.
+        tokio::task::yield_now().await;
         let batch = {
             let mut queue = crate::lock(&self.queue);
             queue.pacing.last_sent = Some(Instant::now());
