@@ -5,10 +5,12 @@
 //! register's history (`contract::linearizability`): clean, while instances
 //! are killed with SIGKILL and revived, while the store stalls, and while
 //! the network to the store holds requests back (the histories under an
-//! item's rate limit are in `throttling`). Every DynamoDB store here shares
-//! reads between the GETs waiting for them. Stores that are wrong on
-//! purpose (writes retried blind, reads cached for 50 ms, GETs that join a
-//! read already under way) show that the check bites.
+//! item's rate limit are in `throttling`); and the function as Lambda
+//! Managed Instances run it, many invocations at once, beside a server.
+//! Every DynamoDB store here shares reads between the GETs waiting for
+//! them. Stores that are wrong on purpose (writes retried blind, reads
+//! cached for 50 ms, GETs that join a read already under way, in a server
+//! or on the function's path to the store) show that the check bites.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -17,9 +19,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use contract::history::{record, Recorded, Target, Workload};
 use contract::linearizability::{check, Violation};
-use harness::dynamodb_local::{sdk_config, shared_endpoint, store_on_new_table};
-use harness::lambda_emulator::LambdaUnderEmulator;
+use harness::dynamodb_local::{
+    sdk_config, shared_endpoint, store_env, store_on_new_table, PrivateDynamoDb,
+};
+use harness::lambda_emulator::{bootstrap, LambdaUnderEmulator};
+use harness::mutant_proxy::JoinedReadsProxy;
 use harness::replica::Replica;
+use harness::runtime_api::FunctionUnderRuntimeApi;
 use harness::slow_proxy::SlowProxy;
 use shared::settings::DEFAULT_STORE_TIMEOUT as STORE_TIMEOUT;
 use shared::{DynamoDbStore, Seed, Store, StoreError};
@@ -164,13 +170,16 @@ fn assert_every_target_answered_after(recorded: &Recorded, targets: &[Target], s
 #[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn every_target_on_one_table_is_one_register() {
     let fleet = Fleet::start().await;
-    let recorded = record_one_register(
-        "clean",
-        &fleet.targets,
-        workload(Duration::from_secs(8)),
-        |_| async {},
-    )
-    .await;
+    record_clean("clean", &fleet.targets).await;
+}
+
+/// 8 s with no fault, which must be a single register's and acknowledge
+/// more than 100 writes.
+async fn record_clean(what: &str, targets: &[Target]) {
+    let recorded =
+        record_one_register(what, targets, workload(Duration::from_secs(8)), |_| async {
+        })
+        .await;
     assert!(
         recorded.acknowledged_writes() > 100,
         "{}",
@@ -206,31 +215,43 @@ async fn instances_killed_with_sigkill_and_revived_keep_one_register() {
 #[ignore = "needs HAProxy (apt), DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn a_store_that_stalls_past_an_attempt_and_past_the_bound_keeps_one_register() {
     let fleet = &Fleet::start().await;
-    // Stalls longer than a read attempt's timeout (1 s, half the 2 s
-    // bound), and two longer than the whole bound, so that the writes in
-    // flight when they begin get 503 and land later.
-    let stalls = [(2.0, 1.5), (5.0, 2.5), (9.5, 2.5), (13.5, 1.5)];
-    let faults = |started| async move {
-        for (from, length) in stalls {
-            at(started, Duration::from_secs_f64(from)).await;
-            fleet.replica(&["pause-store"]).await;
-            at(started, Duration::from_secs_f64(from + length)).await;
-            fleet.replica(&["resume-store"]).await;
-        }
-    };
-    let recorded = record_one_register(
+    record_through_stalls(
         "stalled store",
         &fleet.targets,
-        workload(Duration::from_secs(18)),
-        faults,
+        || fleet.replica(&["pause-store"]),
+        || fleet.replica(&["resume-store"]),
     )
     .await;
+}
+
+/// 18 s while the store stalls (`pause`, then `resume`): longer than a
+/// read attempt's timeout (1 s, half the 2 s bound), and twice longer than
+/// the whole bound, so that the writes in flight when those begin get 503
+/// and land later. The history must be a single register's, hold such a
+/// write, and every target must answer again by itself.
+async fn record_through_stalls<P, R, PF, RF>(what: &str, targets: &[Target], pause: P, resume: R)
+where
+    P: Fn() -> PF,
+    R: Fn() -> RF,
+    PF: Future<Output = ()>,
+    RF: Future<Output = ()>,
+{
+    let faults = |started| async move {
+        for (from, length) in [(2.0, 1.5), (5.0, 2.5), (9.5, 2.5), (13.5, 1.5)] {
+            at(started, Duration::from_secs_f64(from)).await;
+            pause().await;
+            at(started, Duration::from_secs_f64(from + length)).await;
+            resume().await;
+        }
+    };
+    let recorded =
+        record_one_register(what, targets, workload(Duration::from_secs(18)), faults).await;
     assert!(
         recorded.unknown_writes() > 0,
         "no write outlived the bound, so no 503 was tested: {}",
         recorded.summary()
     );
-    assert_every_target_answered_after(&recorded, &fleet.targets, Duration::from_secs(15));
+    assert_every_target_answered_after(&recorded, targets, Duration::from_secs(15));
 }
 
 /// Two in-process servers on one new table of the shared DynamoDB Local,
@@ -431,13 +452,15 @@ async fn the_check_catches_writes_retried_blind_when_the_network_holds_them_back
 async fn the_check_catches(what: &str, double: impl Fn(DynamoDbStore) -> Arc<dyn Store>) {
     let proxy = proxy_to_shared_dynamodb().await;
     let (_first, _second, targets) = two_servers_through(&proxy, STORE_TIMEOUT, double).await;
-    let (recorded, verdict) = record_under(
-        what,
-        &targets,
-        workload(Duration::from_secs(4)),
-        |_| async {},
-    )
-    .await;
+    assert_caught(what, &targets).await;
+}
+
+/// 4 s through `targets`, with no fault, must fail the check.
+async fn assert_caught(what: &str, targets: &[Target]) {
+    let (recorded, verdict) =
+        record_under(what, targets, workload(Duration::from_secs(4)), |_| async {
+        })
+        .await;
     assert!(
         verdict.is_err(),
         "{what} went unnoticed: {}",
@@ -467,4 +490,79 @@ async fn the_check_catches_gets_that_join_a_read_under_way() {
         }) as Arc<dyn Store>
     })
     .await;
+}
+
+/// The function as Lambda Managed Instances run it (8 invocations at once
+/// in one process, under a Runtime API of the tests' own) and a server, on
+/// one table of a DynamoDB Local of their own, both reaching it through
+/// [`JoinedReadsProxy`] where the test wants reads joined.
+struct ManagedFleet {
+    dynamodb: PrivateDynamoDb,
+    _joined_reads: Option<JoinedReadsProxy>,
+    _server: TestServer,
+    function: FunctionUnderRuntimeApi,
+    targets: Vec<Target>,
+}
+
+impl ManagedFleet {
+    async fn start(join_reads: bool) -> Self {
+        let dynamodb = tokio::task::spawn_blocking(PrivateDynamoDb::start)
+            .await
+            .expect("starting DynamoDB Local");
+        let table = store_on_new_table(&dynamodb.endpoint(), "managed", STORE_TIMEOUT).await;
+        let joined_reads = match join_reads {
+            true => Some(JoinedReadsProxy::start(([127, 0, 0, 1], dynamodb.port).into()).await),
+            false => None,
+        };
+        let endpoint = joined_reads
+            .as_ref()
+            .map_or_else(|| dynamodb.endpoint(), JoinedReadsProxy::url);
+        let store = DynamoDbStore::new(sdk_config(&endpoint), table.table(), STORE_TIMEOUT);
+        let server = spawn_app_with(settings(&[]), Arc::new(store)).await;
+        let mut env = store_env(&endpoint, table.table());
+        env.push(("AWS_LAMBDA_MAX_CONCURRENCY", "8".to_string()));
+        let function = FunctionUnderRuntimeApi::start(&bootstrap(), &env).await;
+        let targets = vec![
+            Target::new("the server", server.endpoint.clone()),
+            Target::new("the function on Managed Instances", function.endpoint()),
+        ];
+        ManagedFleet {
+            dynamodb,
+            _joined_reads: joined_reads,
+            _server: server,
+            function,
+            targets,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
+async fn the_function_on_managed_instances_and_a_server_are_one_register() {
+    let fleet = ManagedFleet::start(false).await;
+    record_clean("managed instances, clean", &fleet.targets).await;
+    assert!(
+        fleet.function.api.most_held_at_once() > 1,
+        "the function never held two invocations at once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
+async fn the_function_on_managed_instances_keeps_one_register_while_the_store_stalls() {
+    let fleet = &ManagedFleet::start(false).await;
+    record_through_stalls(
+        "managed instances, stalled store",
+        &fleet.targets,
+        || async { fleet.dynamodb.pause() },
+        || async { fleet.dynamodb.resume() },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs DynamoDB Local and the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
+async fn the_check_catches_the_function_on_managed_instances_joining_reads_under_way() {
+    let fleet = ManagedFleet::start(true).await;
+    assert_caught("managed instances, reads joined", &fleet.targets).await;
 }

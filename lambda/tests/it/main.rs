@@ -6,6 +6,7 @@ mod adapter;
 mod arm64;
 mod contract;
 mod events;
+mod managed_instances;
 mod openapi;
 mod parameter_store;
 mod settings;

@@ -3,22 +3,19 @@
 //! written for an invocation carries that invocation's keys, the shutdown
 //! extension registers, and SIGTERM writes the last metrics document.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use contract::telemetry::{assert_stalled_gets, assert_totals, metric_totals, read_output};
-use harness::runtime_api::{Invocation, RuntimeApi, FUNCTION_ARN};
-use harness::ChildGuard;
+use harness::runtime_api::{FunctionUnderRuntimeApi, Invocation, FUNCTION_ARN};
 use serde_json::{Map, Value};
-use tempfile::NamedTempFile;
 
 use crate::support::events::{post, req, Body, Req, Shape};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn each_line_carries_its_own_invocations_keys_and_sigterm_writes_the_last_document() {
-    let api = RuntimeApi::start().await;
-    let (function, output) = start_function(&api, &[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]);
+    let function = start_function(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]).await;
+    let api = &function.api;
     let roots = [
         "1-67500001-000000000000000000000001",
         "1-67500002-000000000000000000000002",
@@ -38,7 +35,7 @@ async fn each_line_carries_its_own_invocations_keys_and_sigterm_writes_the_last_
         1,
         "the shutdown extension did not register"
     );
-    let (written, requests, documents) = stop(function, &output).await;
+    let (written, requests, documents) = stop(function).await;
     assert_eq!(requests.len(), 3, "{written}");
     for (n, (line, root)) in requests.iter().zip(roots).enumerate() {
         assert_eq!(
@@ -50,7 +47,7 @@ async fn each_line_carries_its_own_invocations_keys_and_sigterm_writes_the_last_
         assert_eq!(line["correlation_id"], root, "{line:?}");
         assert_eq!(line["cold_start"], n == 0, "{line:?}");
         assert_eq!(line["function_name"], "seed-test", "{line:?}");
-        assert_eq!(line["function_memory_size"], 256, "{line:?}");
+        assert_eq!(line["function_memory_size"], 2048, "{line:?}");
         assert_eq!(line["function_arn"], FUNCTION_ARN, "{line:?}");
     }
     assert_eq!(documents.len(), 1, "{written}");
@@ -67,41 +64,20 @@ async fn each_line_carries_its_own_invocations_keys_and_sigterm_writes_the_last_
     assert_eq!(documents[0]["service"], "seed-stack");
 }
 
-/// The bootstrap polling `api`, with `env` over the test's settings, and the
-/// file it writes to.
-fn start_function(api: &RuntimeApi, env: &[(&str, &str)]) -> (ChildGuard, NamedTempFile) {
-    let output = NamedTempFile::with_prefix("seed-function-").expect("a log file");
-    let writes = || output.as_file().try_clone().expect("the log file");
-    let function = ChildGuard::spawn(
-        Command::new(harness::lambda_emulator::bootstrap())
-            .env_clear()
-            .envs([
-                ("AWS_LAMBDA_RUNTIME_API", api.address().as_str()),
-                ("AWS_LAMBDA_FUNCTION_NAME", "seed-test"),
-                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
-                ("SEED_SERVICE", "seed-stack"),
-            ])
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(writes())
-            .stderr(writes()),
-        "the bootstrap",
-        "./scripts/test builds it",
-    );
-    (function, output)
+/// The bootstrap under the tests' Runtime API, with `env` over its settings.
+async fn start_function(env: &[(&str, &str)]) -> FunctionUnderRuntimeApi {
+    let env: Vec<(&str, String)> = env.iter().map(|(n, v)| (*n, v.to_string())).collect();
+    FunctionUnderRuntimeApi::start(&harness::lambda_emulator::bootstrap(), &env).await
 }
 
 /// SIGTERM, then what the function wrote: every line, its per-request lines
 /// and its metrics documents, each checked.
 async fn stop(
-    mut function: ChildGuard,
-    output: &NamedTempFile,
+    mut function: FunctionUnderRuntimeApi,
 ) -> (String, Vec<Map<String, Value>>, Vec<Value>) {
-    let status = tokio::task::spawn_blocking(move || function.terminate(Duration::from_secs(5)));
-    let status = status.await.expect("stopping the function");
+    let status = function.terminate(Duration::from_secs(5)).await;
     assert!(status.success(), "SIGTERM: {status}");
-    let written = std::fs::read_to_string(output.path()).expect("the function's output");
+    let written = function.output();
     let (requests, documents) = read_output(written.lines(), "seed-stack");
     (written, requests, documents)
 }
@@ -118,8 +94,8 @@ fn invocation(n: usize, request: &Req) -> Invocation {
 #[ignore = "needs the Lambda bootstrap (cargo-lambda); ./scripts/test runs it"]
 async fn the_last_document_counts_each_refusal_and_success_once() {
     let token = "telemetry-t0ken";
-    let api = RuntimeApi::start().await;
-    let (function, output) = start_function(&api, &[("SEED_WRITE_TOKEN", token)]);
+    let function = start_function(&[("SEED_WRITE_TOKEN", token)]).await;
+    let api = &function.api;
     let authorized = |body: &str| Req {
         headers: vec![("authorization", format!("Bearer {token}"))],
         ..post(Body::Text(body.to_string()))
@@ -139,7 +115,7 @@ async fn the_last_document_counts_each_refusal_and_success_once() {
         let answer = api.invoke(invocation(n, request)).await;
         assert_eq!(answer["statusCode"], *status, "{answer}");
     }
-    let (written, _, documents) = stop(function, &output).await;
+    let (written, _, documents) = stop(function).await;
     assert!(!written.contains(token), "the token is in the log");
     assert_eq!(documents.len(), 1, "{written}");
     let expected = [
@@ -165,24 +141,22 @@ async fn a_stalled_stores_503s_are_counted() {
         .expect("an address");
     let stalled = harness::slow_proxy::SlowProxy::start(nowhere).await;
     stalled.set_delay(Duration::from_secs(3600));
-    let api = RuntimeApi::start().await;
     let endpoint = stalled.endpoint();
-    let (function, output) = start_function(
-        &api,
-        &[
-            ("SEED_TABLE", "seed"),
-            ("SEED_STORE_TIMEOUT", "300ms"),
-            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-        ],
-    );
+    let function = start_function(&[
+        ("SEED_TABLE", "seed"),
+        ("SEED_STORE_TIMEOUT", "300ms"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ])
+    .await;
+    let api = &function.api;
     for n in 0..3 {
         let answer = api.invoke(invocation(n, &req("GET", "/"))).await;
         assert_eq!(answer["statusCode"], 503, "{answer}");
     }
-    let (written, _, documents) = stop(function, &output).await;
+    let (written, _, documents) = stop(function).await;
     assert_eq!(documents.len(), 1, "{written}");
     assert_stalled_gets(&documents, 3);
 }
