@@ -24,15 +24,18 @@ impl SamLocal {
     /// Runs `scripts/sam-local --port P [--dynamodb]` and waits until the
     /// function answers `GET /`.
     pub fn start(dynamodb: bool) -> Self {
+        Self::start_with(if dynamodb { &["--dynamodb"] } else { &[] })
+    }
+
+    /// Runs `scripts/sam-local --port P FLAGS` and waits until the function
+    /// answers `GET /`.
+    pub fn start_with(flags: &[&str]) -> Self {
         let port = free_port();
         let log = NamedTempFile::with_prefix("seed-sam-local-").expect("a temporary log file");
         let output = || log.as_file().try_clone().expect("the log file");
         let mut command = Command::new(crate::workspace_root().join("scripts/sam-local"));
         crate::as_from_a_shell(&mut command);
-        command.args(["--port", &port.to_string()]);
-        if dynamodb {
-            command.arg("--dynamodb");
-        }
+        command.args(["--port", &port.to_string()]).args(flags);
         command
             .stdin(Stdio::null())
             .stdout(output())
@@ -53,6 +56,13 @@ impl SamLocal {
 
     pub fn endpoint(&self) -> Endpoint {
         Endpoint::new(format!("http://127.0.0.1:{}", self.port))
+    }
+
+    /// The function's container, as `sam local` names it in its log.
+    pub fn container(&self) -> Option<String> {
+        let log = self.log_text();
+        let id = log.split("SAM_CONTAINER_ID: ").nth(1)?;
+        Some(id.split_whitespace().next()?.to_string())
     }
 
     pub fn log_text(&self) -> String {

@@ -1,7 +1,9 @@
-//! `template.yaml` passes cfn-lint, a broken copy does not (so the check
-//! bites), and the template creates the table schema and grants exactly the
-//! permissions the code uses.
+//! `template.yaml` (and `template-managed-instances.yaml`, the same stack on
+//! Lambda Managed Instances) passes cfn-lint, a broken copy does not (so the
+//! check bites), and the template creates the table schema and grants
+//! exactly the permissions the code uses.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use harness::templates::{
@@ -14,6 +16,11 @@ fn template_path() -> PathBuf {
         .parent()
         .expect("lambda/ sits in the workspace root")
         .join("template.yaml")
+}
+
+/// The same stack on Lambda Managed Instances.
+fn managed_instances_path() -> PathBuf {
+    template_path().with_file_name("template-managed-instances.yaml")
 }
 
 fn template() -> String {
@@ -41,13 +48,17 @@ const BREAKAGES: &[(&str, &str, &str)] = &[
 #[test]
 #[ignore = "needs cfn-lint (Python); ./scripts/test runs it"]
 fn the_template_passes_cfn_lint_and_broken_copies_fail() {
-    assert_lint_passes_and_breakages_fail(Linter::CfnLint, &template_path(), BREAKAGES);
+    for template in [template_path(), managed_instances_path()] {
+        assert_lint_passes_and_breakages_fail(Linter::CfnLint, &template, BREAKAGES);
+    }
 }
 
 #[test]
 #[ignore = "needs the SAM CLI (Python); ./scripts/test runs it"]
 fn the_template_passes_sam_validate_lint_and_broken_copies_fail() {
-    assert_lint_passes_and_breakages_fail(Linter::SamValidate, &template_path(), BREAKAGES);
+    for template in [template_path(), managed_instances_path()] {
+        assert_lint_passes_and_breakages_fail(Linter::SamValidate, &template, BREAKAGES);
+    }
 }
 
 #[test]
@@ -248,31 +259,7 @@ async fn sam_local_serves_the_contract_and_stops_everything_it_started() {
         );
 
         let service = sam.endpoint();
-        let mut failed = Vec::new();
-        for (name, case) in contract::contract_suite!(in_order) {
-            if ANSWERED_BY_SAMS_FRONT_END.contains(name) {
-                continue;
-            }
-            // Each case expects a fresh service: the seed back at 0.
-            assert_eq!(
-                service.post("{\"num\": 0}").await.text(),
-                "0",
-                "{what}: reset before {name}"
-            );
-            let service = service.clone();
-            // A case that fails panics: in a task of its own, so that every
-            // case is run and reported.
-            if tokio::spawn(async move { case(&service).await })
-                .await
-                .is_err()
-            {
-                failed.push(*name);
-            }
-        }
-        assert!(
-            failed.is_empty(),
-            "{what}: cases failed under sam local: {failed:?}"
-        );
+        assert_contract_cases_pass(&service, what).await;
 
         if !dynamodb {
             the_documents_sum_to_a_known_mix(&service, &sam).await;
@@ -358,6 +345,78 @@ fn logs_are_kept_for_a_while_and_alarms_watch_what_hurts_users() {
 #[ignore = "needs checkov (Python); ./scripts/test runs it"]
 fn checkov_passes_and_every_suppression_says_why() {
     harness::templates::assert_checkov_passes_with_reasons(&template_path());
+    harness::templates::assert_checkov_passes_with_reasons(&managed_instances_path());
+}
+
+/// The resources of a template, each as its text, by logical id.
+fn resources(text: &str) -> BTreeMap<String, String> {
+    let body = text
+        .split("\nResources:\n")
+        .nth(1)
+        .expect("a Resources section");
+    let body = body.split("\nOutputs:\n").next().unwrap_or(body);
+    let mut resources = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in body.lines() {
+        let key = line
+            .strip_prefix("  ")
+            .filter(|rest| !rest.starts_with([' ', '#']));
+        if let Some(key) = key.and_then(|rest| rest.strip_suffix(':')) {
+            current = Some(key.to_string());
+        }
+        match &current {
+            Some(_) if line.trim_start().starts_with('#') => {}
+            Some(id) => {
+                let text: &mut String = resources.entry(id.clone()).or_default();
+                text.push_str(line);
+                text.push('\n');
+            }
+            None => {}
+        }
+    }
+    resources
+}
+
+/// The two stacks differ only in the function and what names it: the
+/// table, the API, the logs, the store's alarms and the dashboard are one.
+#[test]
+fn the_managed_instances_stack_differs_only_in_the_function() {
+    let classic = resources(&template());
+    let managed = std::fs::read_to_string(managed_instances_path()).expect("readable");
+    let managed = resources(&managed);
+    let differ: Vec<&String> = (classic.keys())
+        .filter(|id| managed.get(*id) != classic.get(*id))
+        .collect();
+    assert_eq!(
+        differ,
+        [
+            "FunctionThrottlesAlarm",
+            "SeedFunction",
+            "SeedFunctionInvokePermission",
+            "SeedFunctionUrl",
+            "SeedFunctionUrlPermission",
+        ],
+        "resources that differ between the two templates"
+    );
+    let only_managed: Vec<&String> = managed
+        .keys()
+        .filter(|id| !classic.contains_key(*id))
+        .collect();
+    assert_eq!(only_managed, ["DynamoDbEndpoint", "SeedCapacity"]);
+    let function = &managed["SeedFunction"];
+    for expected in [
+        "Arn: !GetAtt SeedCapacity.Arn",
+        "PerExecutionEnvironmentMaxConcurrency: !Ref SlotsPerEnvironment",
+        "ExecutionEnvironmentMemoryGiBPerVCpu: !Ref MemoryPerVCpu",
+        "AutoPublishAlias: live",
+        "- !Ref Architecture",
+    ] {
+        assert!(function.contains(expected), "{expected:?} in {function}");
+    }
+    let capacity = &managed["SeedCapacity"];
+    assert!(capacity.contains("- !Ref Architecture"), "{capacity}");
+    let compact = compact(&managed_instances_path());
+    assert!(compact.contains("Architecture: Type: String Default: arm64"));
 }
 
 /// Under `sam local` the function writes its metrics when an invocation ends
@@ -435,5 +494,72 @@ async fn the_documents_sum_to_a_known_mix(
             "the documents since the mark sum to {totals:?}, not {expected:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The contract's cases through `service` under `sam local`, less those
+/// SAM's front end answers itself; every case is run and the failures named.
+async fn assert_contract_cases_pass(service: &contract::Endpoint, what: &str) {
+    let mut failed = Vec::new();
+    for (name, case) in contract::contract_suite!(in_order) {
+        if ANSWERED_BY_SAMS_FRONT_END.contains(name) {
+            continue;
+        }
+        // Each case expects a fresh service: the seed back at 0.
+        assert_eq!(
+            service.post("{\"num\": 0}").await.text(),
+            "0",
+            "{what}: reset before {name}"
+        );
+        let service = service.clone();
+        // A case that fails panics: in a task of its own, so that every
+        // case is run and reported.
+        if tokio::spawn(async move { case(&service).await })
+            .await
+            .is_err()
+        {
+            failed.push(*name);
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{what}: cases failed under sam local: {failed:?}"
+    );
+}
+
+/// `template-managed-instances.yaml` under `sam local start-api` (SAM's own
+/// emulator of one execution environment on Managed Instances): the
+/// function's container runs the bootstrap with 8 slots, the contract's
+/// cases pass, and requests sent at once are all answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker (apt) and the SAM CLI; ./scripts/test runs it"]
+async fn sam_local_serves_managed_instances_eight_invocations_at_once() {
+    use harness::sam_local::SamLocal;
+    let sam = tokio::task::spawn_blocking(|| SamLocal::start_with(&["--managed-instances"]))
+        .await
+        .expect("starting sam local");
+    let container = sam.container().expect("sam local names its container");
+    let environment = std::process::Command::new("docker")
+        .args(["exec", &container, "sh", "-c", "cat /proc/[0-9]*/environ"])
+        .output()
+        .expect("docker exec runs");
+    let environment = String::from_utf8_lossy(&environment.stdout).replace('\0', "\n");
+    assert!(
+        environment
+            .lines()
+            .any(|line| line == "AWS_LAMBDA_MAX_CONCURRENCY=8"),
+        "the function's environment lacks 8 slots:\n{environment}"
+    );
+    let service = sam.endpoint();
+    assert_contract_cases_pass(&service, "Managed Instances").await;
+    service.store("8").await;
+    let at_once: Vec<_> = (0..8)
+        .map(|_| {
+            let service = service.clone();
+            tokio::spawn(async move { service.seed().await })
+        })
+        .collect();
+    for answer in at_once {
+        assert_eq!(answer.await.expect("a GET"), "8");
     }
 }
