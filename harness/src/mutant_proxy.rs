@@ -74,7 +74,7 @@ struct KeptAnswer(StatusCode, http::HeaderMap, Bytes);
 type ReadUnderWay = tokio::sync::watch::Receiver<Option<KeptAnswer>>;
 
 /// A path to DynamoDB whose `GetItem` calls join the one already under way,
-/// if any (plain single-flight, each answer held 50 ms before it is given):
+/// if any (plain single-flight, each answer held 100 ms before it is given):
 /// a GET may then be answered by a read sent before it arrived, which may
 /// predate a write acknowledged before it. Stops serving when dropped.
 pub struct JoinedReadsProxy(HttpProxy);
@@ -131,7 +131,7 @@ async fn joined(
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
             let kept = KeptAnswer(head.status, head.headers, body);
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
             *shared::lock(under_way) = None;
             sender.send_replace(Some(kept.clone()));
             kept

@@ -21,14 +21,8 @@ pub struct SamLocal {
 }
 
 impl SamLocal {
-    /// Runs `scripts/sam-local --port P [--dynamodb]` and waits until the
-    /// function answers `GET /`.
-    pub fn start(dynamodb: bool) -> Self {
-        Self::start_with(if dynamodb { &["--dynamodb"] } else { &[] })
-    }
-
-    /// Runs `scripts/sam-local --port P FLAGS` and waits until the function
-    /// answers `GET /`.
+    /// Runs `scripts/sam-local --port P FLAGS` (`--dynamodb`,
+    /// `--managed-instances`) and waits until the function answers `GET /`.
     pub fn start_with(flags: &[&str]) -> Self {
         let port = free_port();
         let log = NamedTempFile::with_prefix("seed-sam-local-").expect("a temporary log file");

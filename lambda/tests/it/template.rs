@@ -238,19 +238,27 @@ fn running(pattern: &str) -> bool {
 /// `sam build` of the template for this machine (x86_64 here), then `sam
 /// local start-api` serving the built bootstrap through `scripts/sam-local`:
 /// curl's POST and GET agree, the contract suite passes over HTTP with the
-/// in-memory store and again with DynamoDB Local, and SIGTERM leaves no
-/// container, Docker daemon or DynamoDB Local of its running.
+/// in-memory store, again with DynamoDB Local, and again on Lambda Managed
+/// Instances (`template-managed-instances.yaml`, 8 invocations at once in
+/// one container), and SIGTERM leaves no container, Docker daemon or
+/// DynamoDB Local of its running. One after the other: two `sam local`s at
+/// once would share the build folder and the Docker daemon.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Docker (apt), the SAM CLI and DynamoDB Local; ./scripts/test runs it"]
 async fn sam_local_serves_the_contract_and_stops_everything_it_started() {
     use harness::sam_local::SamLocal;
     let daemon_before = running("^dockerd");
-    for dynamodb in [false, true] {
-        let mut sam = tokio::task::spawn_blocking(move || SamLocal::start(dynamodb))
+    let runs: [(&[&str], &str); 3] = [
+        (&[], "memory"),
+        (&["--dynamodb"], "DynamoDB Local"),
+        (&["--managed-instances"], "Managed Instances"),
+    ];
+    for (flags, what) in runs {
+        let dynamodb = flags.contains(&"--dynamodb");
+        let mut sam = tokio::task::spawn_blocking(move || SamLocal::start_with(flags))
             .await
             .expect("starting sam local");
         let url = format!("http://127.0.0.1:{}/", sam.port);
-        let what = if dynamodb { "DynamoDB Local" } else { "memory" };
         assert_eq!(curl(&["-d", "{\"num\": 4242}", &url]), "4242", "{what}");
         assert_eq!(
             curl(&[&url]),
@@ -261,8 +269,10 @@ async fn sam_local_serves_the_contract_and_stops_everything_it_started() {
         let service = sam.endpoint();
         assert_contract_cases_pass(&service, what).await;
 
-        if !dynamodb {
-            the_documents_sum_to_a_known_mix(&service, &sam).await;
+        match what {
+            "memory" => the_documents_sum_to_a_known_mix(&service, &sam).await,
+            "Managed Instances" => eight_invocations_are_served_at_once(&service, &sam).await,
+            _ => {}
         }
         let log = sam.log_text();
         assert!(
@@ -527,17 +537,14 @@ async fn assert_contract_cases_pass(service: &contract::Endpoint, what: &str) {
     );
 }
 
-/// `template-managed-instances.yaml` under `sam local start-api` (SAM's own
+/// Under `sam local` with `template-managed-instances.yaml` (SAM's own
 /// emulator of one execution environment on Managed Instances): the
-/// function's container runs the bootstrap with 8 slots, the contract's
-/// cases pass, and requests sent at once are all answered.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Docker (apt) and the SAM CLI; ./scripts/test runs it"]
-async fn sam_local_serves_managed_instances_eight_invocations_at_once() {
-    use harness::sam_local::SamLocal;
-    let sam = tokio::task::spawn_blocking(|| SamLocal::start_with(&["--managed-instances"]))
-        .await
-        .expect("starting sam local");
+/// function's container runs the bootstrap with 8 slots, and 8 GETs sent at
+/// once are all answered.
+async fn eight_invocations_are_served_at_once(
+    service: &contract::Endpoint,
+    sam: &harness::sam_local::SamLocal,
+) {
     let container = sam.container().expect("sam local names its container");
     let environment = std::process::Command::new("docker")
         .args(["exec", &container, "sh", "-c", "cat /proc/[0-9]*/environ"])
@@ -550,8 +557,6 @@ async fn sam_local_serves_managed_instances_eight_invocations_at_once() {
             .any(|line| line == "AWS_LAMBDA_MAX_CONCURRENCY=8"),
         "the function's environment lacks 8 slots:\n{environment}"
     );
-    let service = sam.endpoint();
-    assert_contract_cases_pass(&service, "Managed Instances").await;
     service.store("8").await;
     let at_once: Vec<_> = (0..8)
         .map(|_| {
