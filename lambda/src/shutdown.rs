@@ -98,6 +98,7 @@ pub async fn write_metrics_at_shutdown(metrics: Arc<Metrics>, in_flight: InFligh
             "cannot register the shutdown extension; Lambda may stop this environment without SIGTERM, losing the metrics counted since the last document");
     }
 }
+
 /// The Extensions API's two calls, through the client the runtime itself
 /// uses (lambda-extension, which makes them too, adds 354 KB to the
 /// bootstrap: bench/README.md).
