@@ -5,7 +5,7 @@
 //! consistency check catches it in a binary that cannot be changed.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +13,7 @@ use contract::Endpoint;
 use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full};
+use tokio::task::JoinHandle;
 
 use crate::http_proxy::{forward, HttpProxy};
 
@@ -70,75 +71,109 @@ async fn with_defect(
 #[derive(Clone)]
 struct KeptAnswer(StatusCode, http::HeaderMap, Bytes);
 
-/// The answer of the `GetItem` under way, as the calls that joined it wait.
-type ReadUnderWay = tokio::sync::watch::Receiver<Option<KeptAnswer>>;
+/// Each answer of the proxy's own reads, as it is given.
+type ReadAnswers = Arc<tokio::sync::watch::Sender<Option<KeptAnswer>>>;
 
-/// A path to DynamoDB whose `GetItem` calls join the one already under way,
-/// if any (plain single-flight, each answer held 100 ms before it is given):
-/// a GET may then be answered by a read sent before it arrived, which may
-/// predate a write acknowledged before it. Stops serving when dropped.
-pub struct JoinedReadsProxy(HttpProxy);
+/// How often the proxy sends a read of its own.
+const PERIOD: Duration = Duration::from_millis(20);
+
+/// How long after it was sent each of the proxy's reads is answered.
+const HOLD: Duration = Duration::from_millis(100);
+
+/// A path to DynamoDB that keeps reads of its own under way, one sent
+/// every 20 ms and each answered 100 ms after it was sent, and answers
+/// every `GetItem` it carries with the oldest one under way when it arrives
+/// (single-flight, where reads overlap): a GET may then be answered by a
+/// read sent before it, which may predate a write acknowledged before it.
+/// Joining only its callers' reads would seldom show it: their reads, each
+/// sent one at a time, fall into step with the reads they join, so that a
+/// joined read is hardly older than the caller's own. Stops when dropped.
+pub struct JoinedReadsProxy {
+    proxy: HttpProxy,
+    /// Sends the reads; started by the first `GetItem`, which it repeats.
+    reader: Arc<OnceLock<JoinHandle<()>>>,
+}
 
 impl JoinedReadsProxy {
     pub async fn start(target: SocketAddr) -> Self {
-        let under_way: Arc<Mutex<Option<ReadUnderWay>>> = Arc::default();
-        JoinedReadsProxy(
-            HttpProxy::start(target, move |upstream, parts, body| {
-                let under_way = Arc::clone(&under_way);
+        let reader: Arc<OnceLock<JoinHandle<()>>> = Arc::default();
+        let answers: ReadAnswers = Arc::new(tokio::sync::watch::channel(None).0);
+        let proxy = HttpProxy::start(target, {
+            let reader = Arc::clone(&reader);
+            move |upstream, parts, body| {
+                let (reader, answers) = (Arc::clone(&reader), Arc::clone(&answers));
                 async move {
                     let is_read = (parts.headers.get("x-amz-target"))
                         .is_some_and(|target| target.as_bytes().ends_with(b".GetItem"));
-                    match is_read {
-                        true => joined(&upstream, &parts, body, &under_way).await,
-                        false => forward(&upstream, &parts, body).await,
+                    if !is_read {
+                        return forward(&upstream, &parts, body).await;
                     }
+                    let mut under_way = answers.subscribe();
+                    reader.get_or_init(|| {
+                        tokio::spawn(read_again_and_again(upstream, parts, body, answers))
+                    });
+                    joined(&mut under_way).await
                 }
-            })
-            .await,
-        )
+            }
+        })
+        .await;
+        JoinedReadsProxy { proxy, reader }
     }
 
     pub fn url(&self) -> String {
-        self.0.url()
+        self.proxy.url()
     }
 }
 
-async fn joined(
-    upstream: &Endpoint,
-    parts: &Parts,
-    body: Bytes,
-    under_way: &Mutex<Option<ReadUnderWay>>,
-) -> Response<Full<Bytes>> {
-    let joining = shared::lock(under_way).clone();
-    let answer = match joining {
-        Some(mut answer) => answer
-            .wait_for(Option::is_some)
-            .await
-            .ok()
-            .and_then(|a| a.clone()),
-        None => None,
-    };
-    let answer = match answer {
-        Some(answer) => answer,
-        None => {
-            let (sender, answer) = tokio::sync::watch::channel(None);
-            *shared::lock(under_way) = Some(answer);
-            let response = forward(upstream, parts, body).await;
-            let (head, body) = response.into_parts();
-            let body = body
+impl Drop for JoinedReadsProxy {
+    fn drop(&mut self) {
+        if let Some(reader) = self.reader.get() {
+            reader.abort();
+        }
+    }
+}
+
+/// Sends `parts` and `body` upstream every [`PERIOD`], giving each answer
+/// to `answers` [`HOLD`] after its read was sent.
+async fn read_again_and_again(upstream: Endpoint, parts: Parts, body: Bytes, answers: ReadAnswers) {
+    let (upstream, parts) = (Arc::new(upstream), Arc::new(parts));
+    let mut under_way = tokio::task::JoinSet::new();
+    let mut every = tokio::time::interval(PERIOD);
+    loop {
+        every.tick().await;
+        while under_way.try_join_next().is_some() {}
+        let answered_at = tokio::time::Instant::now() + HOLD;
+        let (upstream, parts) = (Arc::clone(&upstream), Arc::clone(&parts));
+        let (body, answers) = (body.clone(), Arc::clone(&answers));
+        under_way.spawn(async move {
+            let (head, answer) = forward(&upstream, &parts, body).await.into_parts();
+            let answer = answer
                 .collect()
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            let kept = KeptAnswer(head.status, head.headers, body);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            *shared::lock(under_way) = None;
-            sender.send_replace(Some(kept.clone()));
-            kept
-        }
+            tokio::time::sleep_until(answered_at).await;
+            answers.send_replace(Some(KeptAnswer(head.status, head.headers, answer)));
+        });
+    }
+}
+
+/// The next answer of the proxy's reads after `under_way` was made: that of
+/// the oldest read under way then.
+async fn joined(
+    under_way: &mut tokio::sync::watch::Receiver<Option<KeptAnswer>>,
+) -> Response<Full<Bytes>> {
+    let answer = match under_way.changed().await {
+        Ok(()) => under_way.borrow().clone(),
+        Err(_) => None,
     };
-    let mut response = Response::new(Full::new(answer.2));
-    *response.status_mut() = answer.0;
-    *response.headers_mut() = answer.1;
+    let Some(KeptAnswer(status, headers, body)) = answer else {
+        let mut response = Response::new(Full::new(Bytes::from("the proxy's reader stopped")));
+        *response.status_mut() = StatusCode::BAD_GATEWAY;
+        return response;
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
     response
 }
