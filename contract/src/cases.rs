@@ -511,10 +511,8 @@ pub async fn an_unreachable_store_gets_503_with_retry_after(service: &Endpoint) 
 /// stores nothing. (On Lambda the AWS front end reads the body.)
 pub async fn a_body_not_sent_in_time_gets_408(service: &Endpoint, limit: std::time::Duration) {
     let authority = service.url("");
-    let address: std::net::SocketAddr = authority
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap_or_else(|_| panic!("{authority} is not an HTTP/1.1 server's address"));
+    let address = crate::socket_address(&authority)
+        .unwrap_or_else(|| panic!("{authority} is not an HTTP/1.1 server's address"));
     let mut late = crate::raw::connect(address).await;
     assert!(
         crate::raw::write_lossy(

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,6 +16,15 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 /// Where a service under test answers: a base URL such as
+/// The address of an `http://IP:PORT` URL, or of a bare `IP:PORT`: for
+/// what talks TCP to a server rather than HTTP.
+pub fn socket_address(url: &str) -> Option<SocketAddr> {
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .ok()
+}
+
 /// `http://127.0.0.1:8080`, plus a path prefix for targets that mount the
 /// service below one (the Lambda emulator's `/lambda-url/<function>`).
 #[derive(Clone)]
@@ -248,5 +258,19 @@ impl http_body::Body for ChunkedBody {
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         Poll::Ready(self.chunks.pop_front().map(|chunk| Ok(Frame::data(chunk))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::socket_address;
+
+    #[test]
+    fn an_address_is_read_from_a_url_or_bare_and_nothing_else() {
+        let expected = Some(([127, 0, 0, 1], 8000).into());
+        assert_eq!(socket_address("http://127.0.0.1:8000/"), expected);
+        assert_eq!(socket_address("127.0.0.1:8000"), expected);
+        assert_eq!(socket_address("http://localhost:8000"), None);
+        assert_eq!(socket_address("https://127.0.0.1:8000"), None);
     }
 }

@@ -13,7 +13,7 @@ pub mod raw;
 pub mod settings;
 pub mod telemetry;
 
-pub use client::{Endpoint, Reply};
+pub use client::{socket_address, Endpoint, Reply};
 
 /// Expands to one `#[tokio::test]` per case in [`cases`], each calling
 /// `$start().await` for a service of its own. `$start` returns anything that

@@ -4,7 +4,7 @@
 //! Nothing here skips: a test that needs DynamoDB and cannot reach it fails
 //! and says how to start it.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,13 +26,9 @@ pub fn shared_endpoint() -> String {
     let endpoint = std::env::var("SEED_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
         panic!("DynamoDB Local is not configured (SEED_TEST_DYNAMODB_ENDPOINT is unset): {HOW_TO_START}")
     });
-    let address = endpoint
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse::<SocketAddr>()
-        .unwrap_or_else(|_| {
-            panic!("SEED_TEST_DYNAMODB_ENDPOINT={endpoint} is not http://IP:PORT on loopback")
-        });
+    let address = contract::socket_address(&endpoint).unwrap_or_else(|| {
+        panic!("SEED_TEST_DYNAMODB_ENDPOINT={endpoint} is not http://IP:PORT on loopback")
+    });
     assert!(
         address.ip().is_loopback(),
         "SEED_TEST_DYNAMODB_ENDPOINT={endpoint}: tests only talk to loopback"

@@ -85,10 +85,7 @@ impl Replica {
     }
 
     pub fn balancer_address(&self) -> std::net::SocketAddr {
-        self.url
-            .trim_start_matches("http://")
-            .parse()
-            .expect("the replica URL is http://host:port")
+        contract::socket_address(&self.url).expect("the replica URL is http://IP:PORT")
     }
 
     /// Where instance `name` listens, behind the balancer.

@@ -178,11 +178,3 @@ fn json(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
-
-/// The address a `--target` names: `IP:PORT` or `http://IP:PORT`.
-pub fn parse_target(text: &str) -> Option<SocketAddr> {
-    text.trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .ok()
-}

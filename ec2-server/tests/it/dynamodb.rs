@@ -292,10 +292,7 @@ async fn start_up_logs_name_the_table_and_do_not_warn_about_per_process_state() 
 #[ignore = "needs DynamoDB Local (Java, Node); ./scripts/test runs it"]
 async fn a_slow_dynamodb_is_waited_for_within_the_bound_and_refused_beyond_it() {
     let endpoint = shared_endpoint();
-    let target = endpoint
-        .trim_start_matches("http://")
-        .parse()
-        .expect("host:port");
+    let target = contract::socket_address(&endpoint).expect("the shared DynamoDB Local's address");
     let proxy = harness::slow_proxy::SlowProxy::start(target).await;
     let bound = Duration::from_secs(1);
     let store = store_on_new_table(&endpoint, "slow", bound).await;

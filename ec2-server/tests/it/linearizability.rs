@@ -293,10 +293,8 @@ async fn network_holds_requests_back(proxy: &SlowProxy, started: Instant, rounds
 
 async fn proxy_to_shared_dynamodb() -> SlowProxy {
     let endpoint = shared_endpoint();
-    let address = endpoint
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the shared DynamoDB Local is at http://IP:PORT");
+    let address = contract::socket_address(&endpoint);
+    let address = address.expect("the shared DynamoDB Local is at http://IP:PORT");
     SlowProxy::start(address).await
 }
 

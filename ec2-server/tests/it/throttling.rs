@@ -11,7 +11,7 @@ use bytes::Bytes;
 use contract::history::{Target, Workload};
 use contract::Endpoint;
 use harness::dynamodb_local::{shared_endpoint, store_on_new_table};
-use harness::throttling_proxy::{parse_target, Budget, ThrottlingProxy};
+use harness::throttling_proxy::{Budget, ThrottlingProxy};
 use http::StatusCode;
 use shared::settings::DEFAULT_STORE_TIMEOUT as STORE_TIMEOUT;
 
@@ -35,7 +35,8 @@ async fn two_servers_behind(budget: Budget) -> (ThrottlingProxy, Vec<ServerProce
         .await
         .table()
         .to_string();
-    let target = parse_target(&dynamodb).expect("the shared DynamoDB Local is at http://IP:PORT");
+    let target = contract::socket_address(&dynamodb)
+        .expect("the shared DynamoDB Local is at http://IP:PORT");
     let proxy = ThrottlingProxy::start(target, budget).await;
     let mut servers = Vec::new();
     for _ in 0..2 {

@@ -2,7 +2,8 @@
 //! [--writes-per-second N]`: [`harness::throttling_proxy`] as a process,
 //! for `bench/run`. Serves until killed.
 
-use harness::throttling_proxy::{parse_target, Budget, ThrottlingProxy};
+use contract::socket_address;
+use harness::throttling_proxy::{Budget, ThrottlingProxy};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -18,7 +19,7 @@ async fn main() {
                 .unwrap_or_else(|_| usage(&format!("{flag} {value}: not a number")))
         };
         match flag.as_str() {
-            "--target" => target = parse_target(&value),
+            "--target" => target = socket_address(&value),
             "--port" => port = number() as u16,
             "--reads-per-second" => budget.reads_per_second = Some(number()),
             "--writes-per-second" => budget.writes_per_second = Some(number()),

@@ -13,7 +13,7 @@ use contract::telemetry::{metric_totals, read_output};
 use harness::dynamodb_local::{shared_endpoint, store_env, store_on_new_table};
 use harness::runtime_api::FunctionUnderRuntimeApi;
 use harness::slow_proxy::SlowProxy;
-use harness::throttling_proxy::{parse_target, Budget, ThrottlingProxy};
+use harness::throttling_proxy::{Budget, ThrottlingProxy};
 use http::StatusCode;
 use shared::settings::DEFAULT_STORE_TIMEOUT as STORE_TIMEOUT;
 
@@ -50,7 +50,7 @@ impl Fixture {
 }
 
 fn address(endpoint: &str) -> SocketAddr {
-    parse_target(endpoint).expect("an endpoint is http://IP:PORT")
+    contract::socket_address(endpoint).expect("an endpoint is http://IP:PORT")
 }
 
 /// `total` GETs through the function's HTTP face, `outstanding` at a time;
