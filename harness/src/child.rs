@@ -41,6 +41,18 @@ impl ChildGuard {
             .and_then(|child| child.try_wait().ok().flatten())
     }
 
+    /// Its state, for a failure message: running, exited (and how), or
+    /// stopped by the test.
+    pub fn state(&mut self) -> String {
+        if self.child.is_none() {
+            return "stopped by the test".to_string();
+        }
+        match self.try_wait() {
+            Some(status) => format!("exited ({status})"),
+            None => "running".to_string(),
+        }
+    }
+
     /// Sends `signal` (a name such as `TERM`, `STOP`, `CONT`).
     pub fn signal(&self, signal: &str) {
         let pid = self.id();

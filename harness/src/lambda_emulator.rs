@@ -34,7 +34,7 @@ pub struct LambdaUnderEmulator {
     pub port: u16,
     // The function stops before the emulator it polls.
     function: ChildGuard,
-    _emulator: ChildGuard,
+    emulator: ChildGuard,
     /// The emulator's output, quoted when something fails.
     log: NamedTempFile,
     /// Everything the function wrote, standard output and error.
@@ -103,7 +103,7 @@ impl LambdaUnderEmulator {
         LambdaUnderEmulator {
             port,
             function,
-            _emulator: emulator,
+            emulator,
             log,
             function_output,
         }
@@ -170,5 +170,20 @@ impl LambdaUnderEmulator {
                 String::from_utf8_lossy(&output.stdout)
             )
         })
+    }
+}
+
+impl Drop for LambdaUnderEmulator {
+    /// A test that fails shows what the emulator and the function said, and
+    /// whether each still ran: most failures are answered there.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "the emulator: {}; the function: {}; their output:\n{}",
+                self.emulator.state(),
+                self.function.state(),
+                self.log()
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use contract::Endpoint;
@@ -83,6 +83,21 @@ fn logged_as(line: &str, message: &str) -> Option<serde_json::Value> {
     serde_json::from_str::<serde_json::Value>(line)
         .ok()
         .filter(|entry| entry["message"] == message)
+}
+
+impl Drop for ServerProcess {
+    /// A test that fails shows the server's state and log: most failures
+    /// are answered there.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let lines = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+            eprintln!(
+                "the server: {}; its log:\n{}",
+                self.child.state(),
+                lines.join("\n")
+            );
+        }
+    }
 }
 
 impl std::ops::Deref for ServerProcess {
