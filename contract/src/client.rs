@@ -15,7 +15,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-/// Where a service under test answers: a base URL such as
 /// The address of an `http://IP:PORT` URL, or of a bare `IP:PORT`: for
 /// what talks TCP to a server rather than HTTP.
 pub fn socket_address(url: &str) -> Option<SocketAddr> {
@@ -25,6 +24,7 @@ pub fn socket_address(url: &str) -> Option<SocketAddr> {
         .ok()
 }
 
+/// Where a service under test answers: a base URL such as
 /// `http://127.0.0.1:8080`, plus a path prefix for targets that mount the
 /// service below one (the Lambda emulator's `/lambda-url/<function>`).
 #[derive(Clone)]
