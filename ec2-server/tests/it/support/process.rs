@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use contract::Endpoint;
@@ -90,7 +90,7 @@ impl Drop for ServerProcess {
     /// are answered there.
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let lines = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+            let lines = shared::lock(&self.log);
             eprintln!(
                 "the server: {}; its log:\n{}",
                 self.child.state(),
