@@ -13,7 +13,7 @@
 use std::net::TcpListener;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 /// How many ports below the ephemeral range the tests may use.
 const SPAN: u16 = 16_384;
@@ -21,7 +21,7 @@ const SPAN: u16 = 16_384;
 /// A loopback port nothing listens on, claimed by no other test.
 pub fn free_port() -> u16 {
     static CLAIMS: Mutex<Vec<UnixListener>> = Mutex::new(Vec::new());
-    let mut claims = CLAIMS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut claims = shared::lock(&CLAIMS);
     let end = first_ephemeral_port();
     let start = end.saturating_sub(SPAN).max(1024);
     // Ports below start + claims.len() are all claimed already, by this
