@@ -161,17 +161,15 @@ impl DynamoDbStore {
 }
 
 impl SeedItem {
-    /// Names a failed call, by its last attempt if the call ran out of time.
-    fn failure<E, R>(&self, error: SdkError<E, R>) -> StoreError
+    /// Names a call `started` then that failed, by its last attempt if it
+    /// ran out of time.
+    fn failure<E, R>(&self, error: SdkError<E, R>, started: Instant) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        sdk_failure(
-            error,
-            self.call_timeout,
-            self.attempts.recent_failure(self.call_timeout),
-        )
+        let last_attempt = self.attempts.failure_since(started);
+        sdk_failure(error, self.call_timeout, last_attempt)
     }
 
     async fn put(&self, seed: &Seed) -> Result<(), StoreError> {
@@ -185,7 +183,7 @@ impl SeedItem {
             .send()
             .await;
         self.attempts.tally.store_latency.record(started.elapsed());
-        written.map_err(|error| self.failure(error))?;
+        written.map_err(|error| self.failure(error, started))?;
         Ok(())
     }
 }
@@ -203,7 +201,7 @@ impl ReadSeed for SeedItem {
             .send()
             .await;
         self.attempts.tally.store_latency.record(started.elapsed());
-        let output = read.map_err(|error| self.failure(error))?;
+        let output = read.map_err(|error| self.failure(error, started))?;
         let Some(item) = output.item() else {
             return Ok(Seed::zero());
         };
@@ -222,8 +220,8 @@ impl ReadSeed for SeedItem {
         })
     }
 
-    fn no_answer_within(&self, bound: Duration) -> StoreError {
-        timed_out(bound, self.attempts.recent_failure(bound))
+    fn no_answer_within(&self, bound: Duration, asked: Instant) -> StoreError {
+        timed_out(bound, self.attempts.failure_since(asked))
     }
 }
 
@@ -388,9 +386,13 @@ struct AttemptLog {
 }
 
 impl AttemptLog {
-    fn recent_failure(&self, within: Duration) -> Option<AttemptFailure> {
+    /// The last attempt's failure if it came after `since`, when the call
+    /// it is to name began. Not "within the bound of now": a call is given
+    /// up on a little after its bound, by when an attempt refused at once
+    /// would be just out of it.
+    fn failure_since(&self, since: Instant) -> Option<AttemptFailure> {
         match &*crate::lock(&self.last_failure) {
-            Some((at, failure)) if at.elapsed() <= within => Some(failure.clone()),
+            Some((at, failure)) if *at >= since => Some(failure.clone()),
             _ => None,
         }
     }
@@ -453,3 +455,34 @@ pub fn https_client() -> SharedHttpClient {
 }
 
 const TLS: Provider = Provider::Rustls(CryptoMode::Ring);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused() -> AttemptFailure {
+        (StoreError::Unreachable, "connection refused".to_string())
+    }
+
+    /// As when a GET's bound of 1 s runs out 2 ms late, its only attempt
+    /// refused 0.3 ms after it was asked, the SDK's backoff before the next
+    /// still under way: the refusal names it.
+    #[test]
+    fn a_call_is_named_by_its_attempt_that_failed_longer_ago_than_its_bound() {
+        let bound = Duration::from_secs(1);
+        let asked = Instant::now() - (bound + Duration::from_millis(2));
+        let log = AttemptLog::default();
+        *crate::lock(&log.last_failure) = Some((asked + Duration::from_micros(300), refused()));
+        let error = timed_out(bound, log.failure_since(asked));
+        assert!(matches!(error, StoreError::Unreachable(_)), "{error:?}");
+    }
+
+    #[test]
+    fn an_attempt_that_failed_before_a_call_began_does_not_name_it() {
+        let asked = Instant::now() - Duration::from_millis(10);
+        let log = AttemptLog::default();
+        *crate::lock(&log.last_failure) = Some((asked - Duration::from_millis(1), refused()));
+        let error = timed_out(Duration::from_secs(1), log.failure_since(asked));
+        assert!(matches!(error, StoreError::TimedOut(_)), "{error:?}");
+    }
+}

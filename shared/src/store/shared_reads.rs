@@ -23,8 +23,9 @@ pub trait ReadSeed: Send + Sync + 'static {
     /// Reads the current seed, strongly consistently; sent when called.
     async fn read_seed(&self) -> Result<Seed, StoreError>;
 
-    /// What a GET is told when no read answered it within its bound.
-    fn no_answer_within(&self, bound: Duration) -> StoreError;
+    /// What a GET `asked` then is told when no read answered it within its
+    /// bound.
+    fn no_answer_within(&self, bound: Duration, asked: std::time::Instant) -> StoreError;
 }
 
 /// Reads that may hold the queue at once (bench/README.md compares 1 and 2).
@@ -84,7 +85,8 @@ impl<R: ReadSeed> SharedReads<R> {
 
     /// The seed, from a read sent after this call began.
     pub async fn get(&self) -> Result<Seed, StoreError> {
-        let deadline = Instant::now() + self.shared.bound;
+        let asked = Instant::now();
+        let deadline = asked + self.shared.bound;
         let (waiter, answer) = oneshot::channel();
         Shared::join(&self.shared, waiter);
         match tokio::time::timeout_at(deadline, answer).await {
@@ -93,7 +95,10 @@ impl<R: ReadSeed> SharedReads<R> {
             Ok(Err(_)) => Err(StoreError::Other(crate::store::cause(
                 "the read was abandoned",
             ))),
-            Err(_) => Err(self.shared.reader.no_answer_within(self.shared.bound)),
+            Err(_) => {
+                let reader = &self.shared.reader;
+                Err(reader.no_answer_within(self.shared.bound, asked.into_std()))
+            }
         }
     }
 }
@@ -268,7 +273,7 @@ mod tests {
             }
         }
 
-        fn no_answer_within(&self, bound: Duration) -> StoreError {
+        fn no_answer_within(&self, bound: Duration, _asked: std::time::Instant) -> StoreError {
             StoreError::TimedOut(crate::store::cause(format!("no answer within {bound:?}")))
         }
     }
