@@ -259,6 +259,9 @@ fn http_response(answer: &Value) -> Response<Full<Bytes>> {
     response
 }
 
+/// How much of the function's output a failing test shows.
+const TAIL_LINES: usize = 200;
+
 /// The bootstrap polling a [`RuntimeApi`], its output in a file; stopped
 /// when dropped.
 pub struct FunctionUnderRuntimeApi {
@@ -332,5 +335,25 @@ impl FunctionUnderRuntimeApi {
         tokio::task::spawn_blocking(move || function.terminate(within))
             .await
             .expect("stopping the function")
+    }
+}
+
+impl Drop for FunctionUnderRuntimeApi {
+    /// A test that fails shows whether the function still ran and the end of
+    /// its output (at debug level the whole of it runs to megabytes).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let state = self.function.as_mut().map(ChildGuard::state);
+            let output = self.output();
+            let lines: Vec<&str> = output.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(TAIL_LINES)..];
+            eprintln!(
+                "the function: {}; the last {} of its {} lines:\n{}",
+                state.as_deref().unwrap_or("stopped by the test"),
+                tail.len(),
+                lines.len(),
+                tail.join("\n")
+            );
+        }
     }
 }
