@@ -2,7 +2,8 @@
 //! [`harness::runtime_api`]'s Runtime API, its HTTP face on PORT, for
 //! `bench/run`. The function gets this process's `SEED_*` and `AWS_*`
 //! variables (`AWS_LAMBDA_MAX_CONCURRENCY` among them, for Managed
-//! Instances). Prints the function's pid, then serves until killed.
+//! Instances). Prints the function's pid, then serves until SIGTERM or
+//! Ctrl-C, and stops the function before it exits.
 
 use std::path::PathBuf;
 
@@ -35,7 +36,19 @@ async fn main() {
     let env: Vec<(&str, String)> = env.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
     let function = FunctionUnderRuntimeApi::start_on(listener, &bootstrap, &env).await;
     println!("function pid {}", function.pid());
-    std::future::pending::<()>().await;
+    stop_signal().await;
+    // Dropping the guard stops the function, which would otherwise outlive
+    // this process (and spin, polling a Runtime API that is gone).
+    drop(function);
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).expect("watch for SIGTERM");
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
 
 fn usage(problem: &str) -> ! {
